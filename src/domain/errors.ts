@@ -1,0 +1,156 @@
+// The catalogue of LabVirt's errors: a stable code, the HTTP status it maps to and an
+// English message template (the gettext msgid). Callers throw LabvirtError with a code and
+// parameters; the CLI and the API translate the template by code, then fill it in.
+
+const catalogue = {
+  // Bad input (the caller can fix it)
+  OPTION_INVALID: { status: 400, message: '{option}: {reason}' },
+  VM_NAME_INVALID: {
+    status: 400,
+    message:
+      'VM name "{name}" is not valid: use 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit',
+  },
+  UUID_MALFORMED: { status: 400, message: 'UUID "{uuid}" is malformed' },
+  MEMORY_OUT_OF_RANGE: {
+    status: 400,
+    message: 'memory {value} MiB is out of range ({min}-{max} MiB)',
+  },
+  CPUS_OUT_OF_RANGE: { status: 400, message: 'vCPU count {value} is out of range ({min}-{max})' },
+  MAC_MALFORMED: {
+    status: 400,
+    message: 'MAC address "{mac}" is malformed: expected six hex pairs like 52:54:00:12:34:56',
+  },
+  MAC_MULTICAST: { status: 400, message: 'MAC address "{mac}" is a multicast address' },
+  NIC_MODEL_UNKNOWN: { status: 400, message: 'unknown NIC model "{model}": use {allowed}' },
+  NET_MODE_INVALID: {
+    status: 400,
+    message: 'network "{value}" is not valid: use user, bridge:BRIDGE, tap:IFNAME or none',
+  },
+  IFNAME_INVALID: {
+    status: 400,
+    message: 'interface name "{name}" is not valid: 1-15 letters, digits, ".", "_" or "-"',
+  },
+  FORWARD_INVALID: {
+    status: 400,
+    message: 'port forward "{value}" is not valid: use HOSTPORT:GUESTPORT (1-65535)',
+  },
+  DISK_BUS_UNKNOWN: { status: 400, message: 'unknown disk bus "{bus}": use ide or virtio' },
+  IDE_SLOTS_EXHAUSTED: {
+    status: 400,
+    message: '{count} IDE devices do not fit the 4 IDE slots; use --disk-bus virtio for more disks',
+  },
+  DISK_REQUIRED: { status: 400, message: 'a VM needs at least one --disk (or a --cdrom to boot)' },
+  BOOT_DEVICE_MISSING: { status: 400, message: 'cannot boot from {device}: the VM has none' },
+  BOOT_DEVICE_UNKNOWN: {
+    status: 400,
+    message: 'unknown boot device "{device}": use disk or cdrom',
+  },
+  ACCEL_UNKNOWN: { status: 400, message: 'unknown accelerator "{accel}": use kvm, tcg or auto' },
+  KVM_UNAVAILABLE: {
+    status: 400,
+    message: 'KVM was asked for but /dev/kvm is not usable ({reason}); use --accel tcg or auto',
+  },
+  SOCKET_PATH_TOO_LONG: {
+    status: 400,
+    message: 'socket path "{path}" is longer than the {max} bytes a Unix socket allows',
+  },
+  PATH_INVALID: { status: 400, message: 'path "{path}" is not valid: {reason}' },
+  FILE_NOT_FOUND: { status: 400, message: '{what} "{path}" does not exist' },
+  FILE_UNREADABLE: { status: 400, message: '{what} "{path}" cannot be read: {reason}' },
+  FILE_NOT_REGULAR: { status: 400, message: '{what} "{path}" is not a regular file' },
+  IMAGE_NOT_AN_IMAGE: { status: 400, message: '"{path}" is not a disk image: {reason}' },
+  IMAGE_FORMAT_UNKNOWN: {
+    status: 400,
+    message: 'unknown image format "{format}": use {allowed}',
+  },
+  IMAGE_BACKING_OUTSIDE: {
+    status: 400,
+    message: 'image "{path}" has backing file "{backing}" outside the allowed directories',
+  },
+  IMAGE_BACKING_FORMAT_MISSING: {
+    status: 400,
+    message:
+      'image "{path}" does not record the format of its backing file "{backing}" (it would have to be probed)',
+  },
+  IMAGE_DATA_FILE: {
+    status: 400,
+    message: 'image "{path}" uses an external data file, which is not allowed',
+  },
+  IMAGE_CHAIN_TOO_DEEP: {
+    status: 400,
+    message: 'image "{path}" has a backing chain deeper than {max} layers',
+  },
+  IMAGE_CORRUPT: { status: 400, message: 'image "{path}" failed its check: {detail}' },
+
+  // State conflicts
+  VM_ALREADY_RUNNING: { status: 409, message: 'a VM named "{name}" is already running' },
+  VM_NOT_FOUND: { status: 404, message: 'no VM named "{name}" is running' },
+
+  // The host or QEMU failed
+  QEMU_NOT_INSTALLED: {
+    status: 503,
+    message: '{binary} was not found: install the Debian package {package}',
+  },
+  QEMU_START_FAILED: { status: 500, message: 'QEMU could not start VM "{name}": {detail}' },
+  QEMU_IMG_FAILED: { status: 500, message: 'qemu-img {operation} failed: {detail}' },
+  QMP_COMMAND_FAILED: { status: 500, message: 'QMP command {command} failed ({class}): {desc}' },
+  QMP_TIMEOUT: { status: 504, message: 'QMP command {command} got no answer within {ms} ms' },
+  QMP_CLOSED: { status: 503, message: 'the QMP connection closed before {command} was answered' },
+  QMP_PROTOCOL: { status: 502, message: 'QMP protocol error: {detail}' },
+  VM_STOP_FAILED: { status: 500, message: 'VM "{name}" did not stop: {detail}' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof catalogue;
+export type ErrorParams = Readonly<Record<string, string | number>>;
+
+export class LabvirtError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly params: ErrorParams;
+  /** The input field at fault, for problem+json and form errors. */
+  readonly field: string | undefined;
+
+  constructor(
+    code: ErrorCode,
+    params: ErrorParams = {},
+    options: { field?: string; cause?: unknown } = {},
+  ) {
+    super(formatMessage(code, params), { cause: options.cause });
+    this.name = 'LabvirtError';
+    this.code = code;
+    this.status = catalogue[code].status;
+    this.params = params;
+    this.field = options.field;
+  }
+
+  /** True when the caller's input is at fault (CLI exit code 2, HTTP 4xx). */
+  get isUserError(): boolean {
+    return this.status >= 400 && this.status < 500;
+  }
+}
+
+/** The message template (gettext msgid) of a code. */
+export function messageTemplate(code: ErrorCode): string {
+  return catalogue[code].message;
+}
+
+export function errorStatus(code: ErrorCode): number {
+  return catalogue[code].status;
+}
+
+export const errorCodes = Object.keys(catalogue) as ErrorCode[];
+
+/** Fill a code's (translated) template with its parameters. */
+export function formatMessage(
+  code: ErrorCode,
+  params: ErrorParams,
+  translate: (msgid: string) => string = (msgid) => msgid,
+): string {
+  return translate(catalogue[code].message).replace(/\{(\w+)\}/g, (whole, key: string) =>
+    Object.hasOwn(params, key) ? String(params[key]) : whole,
+  );
+}
+
+export function isLabvirtError(error: unknown): error is LabvirtError {
+  return error instanceof LabvirtError;
+}
