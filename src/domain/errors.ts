@@ -57,6 +57,10 @@ const catalogue = {
   PATH_INVALID: { status: 400, message: 'path "{path}" is not valid: {reason}' },
   FILE_NOT_FOUND: { status: 400, message: '{what} "{path}" does not exist' },
   FILE_UNREADABLE: { status: 400, message: '{what} "{path}" cannot be read: {reason}' },
+  FILE_NOT_WRITABLE: {
+    status: 400,
+    message: '{what} "{path}" is not writable (use --snapshot to discard writes)',
+  },
   FILE_NOT_REGULAR: { status: 400, message: '{what} "{path}" is not a regular file' },
   IMAGE_NOT_AN_IMAGE: { status: 400, message: '"{path}" is not a disk image: {reason}' },
   IMAGE_FORMAT_UNKNOWN: {

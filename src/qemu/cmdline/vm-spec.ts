@@ -1,0 +1,52 @@
+// The description of one VM that the command-line builder turns into QEMU's argv.
+// Everything here is already validated and resolved (absolute paths, known formats,
+// a concrete accelerator): the builder itself makes no decisions that can fail on input.
+
+export const nicModels = ['virtio', 'rtl8139', 'e1000'] as const;
+export type NicModel = (typeof nicModels)[number];
+
+export const diskBuses = ['ide', 'virtio'] as const;
+export type DiskBus = (typeof diskBuses)[number];
+
+export const bootDevices = ['disk', 'cdrom'] as const;
+export type BootDevice = (typeof bootDevices)[number];
+
+export type Accel = 'kvm' | 'tcg';
+export type AccelRequest = Accel | 'auto';
+
+/** A host port forwarded to a guest port; always bound to 127.0.0.1. */
+export interface PortForward {
+  readonly hostPort: number;
+  readonly guestPort: number;
+}
+
+export type NetSpec =
+  | { readonly mode: 'user'; readonly forwards: readonly PortForward[] }
+  | { readonly mode: 'bridge'; readonly bridge: string }
+  | { readonly mode: 'tap'; readonly ifname: string }
+  | { readonly mode: 'none' };
+
+export interface DiskSpec {
+  /** Absolute path of the image QEMU opens (a per-VM overlay when writes are discarded). */
+  readonly path: string;
+  /** Always explicit: QEMU never probes a format. */
+  readonly format: string;
+}
+
+export interface VmSpec {
+  readonly name: string;
+  readonly uuid: string;
+  readonly memoryMiB: number;
+  readonly cpus: number;
+  readonly disks: readonly DiskSpec[];
+  readonly diskBus: DiskBus;
+  /** Absolute path of an ISO image, attached read-only. */
+  readonly cdrom?: string | undefined;
+  readonly boot: BootDevice;
+  readonly nic: { readonly model: NicModel; readonly mac: string };
+  readonly net: NetSpec;
+  readonly accel: Accel;
+  readonly qmpSocket: string;
+  readonly vncSocket: string;
+  readonly serialLog: string;
+}

@@ -1,0 +1,101 @@
+// Checks a VM request against the files it names before anything is started, so bad
+// input fails with one clear line and leaves nothing behind: each disk exists, is a
+// regular readable (and, unless writes are discarded, writable) file, is an image of a
+// known format whose backing chain stays inside the allowed directories; the CD-ROM and
+// the serial log's directory exist.
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { LabvirtError, isLabvirtError } from '../domain/errors.js';
+import type { DiskSpec } from './cmdline/vm-spec.js';
+import type { VmRequest } from './cmdline/vm-options.js';
+import { verifyImageChain } from './image/backing-chain.js';
+import { detectImageFormat, parseImageFormat } from './image/image-format.js';
+import type { QemuImg } from './image/qemu-img.js';
+
+export interface PreflightOptions {
+  readonly qemuImg: QemuImg;
+  /** Where backing files may live, besides each disk's own directory. */
+  readonly allowedDirs?: readonly string[];
+}
+
+export interface PreflightResult {
+  readonly disks: DiskSpec[];
+  readonly cdrom: string | undefined;
+  readonly serialLog: string | undefined;
+  readonly vncSocket: string | undefined;
+}
+
+async function checkFile(path: string, what: string, mode: number): Promise<void> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR')
+      throw new LabvirtError('FILE_NOT_FOUND', { what, path });
+    throw new LabvirtError('FILE_UNREADABLE', { what, path, reason: code ?? 'error' });
+  }
+  if (!info.isFile()) throw new LabvirtError('FILE_NOT_REGULAR', { what, path });
+  try {
+    await access(path, constants.R_OK);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new LabvirtError('FILE_UNREADABLE', { what, path, reason });
+  }
+  if (mode & constants.W_OK) {
+    await access(path, constants.W_OK).catch(() => {
+      throw new LabvirtError('FILE_NOT_WRITABLE', { what, path });
+    });
+  }
+}
+
+async function checkDirectory(path: string, what: string): Promise<void> {
+  const dir = dirname(path);
+  const info = await stat(dir).catch(() => undefined);
+  if (info === undefined || !info.isDirectory()) {
+    throw new LabvirtError('FILE_NOT_FOUND', { what: `directory of the ${what}`, path: dir });
+  }
+}
+
+async function checkDisk(
+  request: VmRequest['disks'][number],
+  writable: boolean,
+  options: PreflightOptions,
+): Promise<DiskSpec> {
+  const path = resolve(request.path);
+  await checkFile(path, 'disk image', writable ? constants.W_OK : 0);
+  const format =
+    request.format === undefined ? await detectImageFormat(path) : parseImageFormat(request.format);
+  try {
+    await verifyImageChain(path, format, {
+      allowedDirs: [dirname(path), ...(options.allowedDirs ?? []).map((dir) => resolve(dir))],
+      info: (layer, layerFormat) => options.qemuImg.info(layer, layerFormat, { forceShare: true }),
+    });
+  } catch (error) {
+    // qemu-img could not make sense of the top image: the user's file is not an image.
+    if (isLabvirtError(error) && error.code === 'QEMU_IMG_FAILED') {
+      throw new LabvirtError('IMAGE_NOT_AN_IMAGE', {
+        path,
+        reason: String(error.params['detail']),
+      });
+    }
+    throw error;
+  }
+  return { path, format };
+}
+
+export async function preflight(
+  request: VmRequest,
+  options: PreflightOptions,
+): Promise<PreflightResult> {
+  const disks: DiskSpec[] = [];
+  for (const disk of request.disks) disks.push(await checkDisk(disk, !request.snapshot, options));
+  const cdrom = request.cdrom === undefined ? undefined : resolve(request.cdrom);
+  if (cdrom !== undefined) await checkFile(cdrom, 'CD-ROM image', 0);
+  const serialLog = request.serialLog === undefined ? undefined : resolve(request.serialLog);
+  if (serialLog !== undefined) await checkDirectory(serialLog, 'serial log');
+  const vncSocket = request.vncSocket === undefined ? undefined : resolve(request.vncSocket);
+  if (vncSocket !== undefined) await checkDirectory(vncSocket, 'VNC socket');
+  return { disks, cdrom, serialLog, vncSocket };
+}
