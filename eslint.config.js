@@ -11,4 +11,9 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // A test that asserts a value exists may then use it.
+    files: ['test/**/*.ts'],
+    rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
+  },
 );

@@ -34,6 +34,15 @@ start:
     mov al, 3
     out dx, al
 
+    ; Enable the ACPI power button first, so a press while we print is not lost.
+    in al, 0xa1                 ; mask IRQ 9 (the SCI): the BIOS cannot clear it,
+    or al, 0x02                 ; so a level-triggered storm would starve the loop
+    out 0xa1, al
+    call pm_base
+    add dx, 2                   ; PM1_EN: PWRBTN_EN
+    mov ax, 0x0100
+    out dx, ax
+
     cmp byte [drive], 0xe0      ; SeaBIOS numbers El Torito drives from 0xe0
     jb .disk
     mov si, msg_cdrom
@@ -83,15 +92,8 @@ start:
     cmp al, 2
     je halt_forever
 
-wait_button:                    ; enable PWRBTN_EN, then poll PWRBTN_STS
-    in al, 0xa1                 ; mask IRQ 9 (the SCI): the BIOS cannot clear it,
-    or al, 0x02                 ; so a level-triggered storm would starve the loop
-    out 0xa1, al
+wait_button:                    ; poll PWRBTN_STS (enabled at start)
     call pm_base
-    add dx, 2
-    mov ax, 0x0100
-    out dx, ax
-    sub dx, 2
 .poll:
     hlt                         ; the timer tick wakes us ~18 times a second
     in ax, dx

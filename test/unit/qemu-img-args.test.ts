@@ -199,6 +199,9 @@ describe('QemuImg argv', () => {
     const bad = await new QemuImg(corrupt.runner).check('/i/x.qcow2', 'qcow2');
     assert.equal(bad.ok, false);
     assert.equal(bad.corruptions, 2);
+    // The exit code alone is enough to fail the check.
+    const terse = recordingRunner({ code: 2, stdout: json({}) });
+    assert.equal((await new QemuImg(terse.runner).check('/i/x.qcow2', 'qcow2')).ok, false);
     const raw = recordingRunner({ code: 63, stderr: 'qemu-img: not supported\n' });
     const unchecked = await new QemuImg(raw.runner).check('/i/x.img', 'raw');
     assert.deepEqual([unchecked.ok, unchecked.supported], [true, false]);

@@ -20,7 +20,8 @@ function labvirtError(code: ErrorCode, params: Record<string, string | number> =
   };
 }
 
-describe('QmpClient against a fake QMP server', () => {
+// A broken client tends to hang rather than throw: the timeout turns that into a failure.
+describe('QmpClient against a fake QMP server', { timeout: 10_000 }, () => {
   let server: FakeQmpServer;
   let client: QmpClient | undefined;
 
@@ -253,7 +254,7 @@ describe('QmpClient against a fake QMP server', () => {
   });
 });
 
-describe('QmpClient.connect failures', () => {
+describe('QmpClient.connect failures', { timeout: 10_000 }, () => {
   it('rejects with QMP_CLOSED when nothing listens on the socket', async () => {
     await assert.rejects(QmpClient.connect('/nonexistent/qmp.sock'), (error: unknown) => {
       labvirtError('QMP_CLOSED', { command: 'greeting' })(error);

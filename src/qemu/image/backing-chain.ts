@@ -75,7 +75,8 @@ export async function verifyImageChain(
   const lexicalDirs = [...dirs, ...options.allowedDirs.map((dir) => resolve(dir))];
 
   const chain: ChainLayer[] = [];
-  let current = isAbsolute(path) ? path : combine(`${process.cwd()}${sep}.`, path);
+  // A relative top is taken from the cwd, without folding "..", as qemu-img would open it.
+  let current = isAbsolute(path) ? path : combine(`${process.cwd()}${sep}top`, path);
   let currentFormat = format;
   // The layer that named `current` as its backing file, and the name it used.
   let parent: { path: string; backing: string } | undefined;

@@ -6,6 +6,8 @@ import { sameArgv, type ProcessTable } from '../../system/process-table.js';
 import type { QmpConnection } from './qmp-connection.js';
 import type { VmRecord } from './run-dir.js';
 
+const CLOSING_POLL_MS = 25;
+
 export interface VmExit {
   readonly name: string;
   readonly state: 'stopped' | 'crashed';
@@ -27,6 +29,7 @@ export class RunningVm {
   #processes: ProcessTable;
   #timer: NodeJS.Timeout;
   #checking = false;
+  #recheck = false;
   #detached = false;
   #resolveExit!: (exit: VmExit) => void;
   #onExit: (vm: RunningVm, exit: VmExit) => Promise<void>;
@@ -55,9 +58,15 @@ export class RunningVm {
         this.#shutdownReason = typeof reason === 'string' ? reason : 'unknown';
       }
     });
-    this.qmp.on('close', () => void this.check());
+    // The timer keeps a watching process alive, as it should; detach() lets go.
     this.#timer = setInterval(() => void this.check(), options.pollMs);
-    this.#timer.unref();
+    this.qmp.on('close', () => {
+      // QEMU closes QMP as it exits: look often until the process is gone.
+      clearInterval(this.#timer);
+      if (this.#detached) return;
+      this.#timer = setInterval(() => void this.check(), CLOSING_POLL_MS);
+      void this.check();
+    });
   }
 
   get state(): VmState {
@@ -75,12 +84,12 @@ export class RunningVm {
 
   /** Look once whether the process is still there; finish the VM if not. */
   async check(): Promise<void> {
-    if (
-      this.#checking ||
-      this.#detached ||
-      (this.#state !== 'running' && this.#state !== 'stopping')
-    )
+    if (this.#detached || (this.#state !== 'running' && this.#state !== 'stopping')) return;
+    if (this.#checking) {
+      // The socket may close while a poll is reading /proc: look again right after it.
+      this.#recheck = true;
       return;
+    }
     this.#checking = true;
     try {
       if (await this.isAlive()) return;
@@ -100,6 +109,10 @@ export class RunningVm {
       this.#resolveExit(exit);
     } finally {
       this.#checking = false;
+      if (this.#recheck) {
+        this.#recheck = false;
+        void this.check();
+      }
     }
   }
 

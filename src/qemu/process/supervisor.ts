@@ -10,7 +10,7 @@ import { sameArgv, type ProcessTable } from '../../system/process-table.js';
 import { buildArgv, QEMU_BINARY } from '../cmdline/build-argv.js';
 import { checkSocketPath } from '../cmdline/validate.js';
 import type { DiskSpec, VmSpec } from '../cmdline/vm-spec.js';
-import type { QmpConnector } from './qmp-connection.js';
+import type { QmpConnection, QmpConnector } from './qmp-connection.js';
 import { RunDir, type VmPaths, type VmRecord } from './run-dir.js';
 import { RunningVm, type VmExit } from './running-vm.js';
 
@@ -191,11 +191,16 @@ export class Supervisor extends EventEmitter<{ exit: [VmExit] }> {
     };
   }
 
+  /** The VM's QMP connection, for commands the supervisor has no verb for. */
+  qmp(name: string): QmpConnection {
+    return this.#get(name).qmp;
+  }
+
   names(): string[] {
     return [...this.#vms.keys()];
   }
 
-  waitForExit(name: string): Promise<VmExit> {
+  async waitForExit(name: string): Promise<VmExit> {
     return this.#get(name).exited;
   }
 
@@ -216,7 +221,7 @@ export class Supervisor extends EventEmitter<{ exit: [VmExit] }> {
       vm.stopMethod = method;
       // A closed QMP connection (QEMU already going away) is not a reason to stop trying.
       await action().catch(() => undefined);
-      const exit = await Promise.race([vm.exited, delay(waitMs)]);
+      const exit = await within(vm.exited, waitMs);
       if (exit !== undefined) return exit;
       await vm.check();
     }
@@ -266,6 +271,15 @@ export class Supervisor extends EventEmitter<{ exit: [VmExit] }> {
   }
 }
 
-function delay(ms: number): Promise<undefined> {
-  return new Promise((resolve) => setTimeout(() => resolve(undefined), ms).unref());
+/** The promise's value, or undefined once `ms` have passed (the timer is always cleared). */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>(
+    (resolve) => (timer = setTimeout(() => resolve(undefined), ms)),
+  );
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -57,7 +57,11 @@ export class QmpCommandError extends LabvirtError {
   }
 }
 
-/** 'close' carries the reason when the connection broke rather than ended normally. */
+/**
+ * 'close' carries a reason when the connection failed (protocol error, connect timeout, a
+ * socket error such as ENOENT); it is undefined when the peer simply went away (end of
+ * stream, ECONNRESET, EPIPE) or close() was called.
+ */
 export type QmpClientEvents = {
   event: [event: QmpEvent];
   close: [reason: Error | undefined];
@@ -89,7 +93,7 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
     this.#framer = new LineFramer(maxLineLength === undefined ? {} : { maxLineLength });
     socket.on('data', (chunk: Buffer | string) => this.#onData(chunk));
     // A listener on 'error' is what keeps a socket error from crashing the process.
-    socket.on('error', (error: Error) => this.#shutdown(undefined, error));
+    socket.on('error', (error: NodeJS.ErrnoException) => this.#shutdown(undefined, error));
     socket.on('end', () => this.#shutdown());
     socket.on('close', () => this.#shutdown());
   }
@@ -208,8 +212,6 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
       return;
     }
     for (const line of lines) {
-      // Checked per line: a listener may have closed the client, or a bad line broke it.
-      if (this.closed) return;
       let message: Record<string, unknown>;
       try {
         message = parseMessage(line);
@@ -259,7 +261,7 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
    * Tears the connection down once, whatever the cause: pending commands are rejected with
    * the protocol error that broke the stream, or else QMP_CLOSED; then 'close' is emitted.
    */
-  #shutdown(reason?: LabvirtError, cause?: Error): void {
+  #shutdown(reason?: LabvirtError, cause?: NodeJS.ErrnoException): void {
     if (this.closed) return;
     this.#phase = 'closed';
     this.#socket.destroy();
@@ -272,8 +274,13 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
       this.#pending.delete(id);
       pending.reject(rejection(pending.command));
     }
-    this.emit('close', reason ?? cause);
+    this.emit('close', reason ?? (isPeerGone(cause) ? undefined : cause));
   }
+}
+
+/** A reset or broken pipe is how a QEMU that quit or died can look: an end, not a fault. */
+function isPeerGone(error: NodeJS.ErrnoException | undefined): boolean {
+  return error?.code === 'ECONNRESET' || error?.code === 'EPIPE';
 }
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {

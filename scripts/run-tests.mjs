@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// Runs node's test runner on the *.test.js files under the given directories.
+// (Node 20's --test takes no globs, and given a directory it would also run every
+// helper module under a "test" folder as if it were a test file.)
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+function testFiles(dir) {
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((entry) => {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) return testFiles(path);
+      return entry.name.endsWith('.test.js') ? [path] : [];
+    })
+    .sort();
+}
+
+const dirs = process.argv.slice(2);
+const files = (dirs.length > 0 ? dirs : ['dist/test']).flatMap(testFiles);
+if (files.length === 0) {
+  console.error('run-tests: no *.test.js files found; run the build first');
+  process.exit(1);
+}
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], {
+  stdio: 'inherit',
+});
+process.exit(result.status ?? 1);
