@@ -8,6 +8,11 @@ import { processIo, type CliIo } from './io.js';
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
+/** Commander's usage errors (and its "Did you mean" hint) as one line, like ours. */
+function oneLine(text: string): string {
+  return `labvirt: ${text.trim().split('\n').join(' ')}\n`;
+}
+
 export function buildProgram(io: CliIo = processIo): Command {
   const program = new Command('labvirt')
     .description('LabVirt: a computer lab’s desktops as KVM/QEMU virtual machines')
@@ -16,11 +21,11 @@ export function buildProgram(io: CliIo = processIo): Command {
     .configureOutput({
       writeOut: (text) => io.out(text),
       writeErr: (text) => io.err(text),
-      outputError: (text) => io.err(`labvirt: ${text.replace(/^error: /, 'error: ')}`),
+      outputError: (text) => io.err(oneLine(text)),
     });
   for (const command of [cmdlineCommand(io), runCommand(io)]) {
     program.addCommand(
-      command.exitOverride().configureOutput({ outputError: (text) => io.err(`labvirt: ${text}`) }),
+      command.exitOverride().configureOutput({ outputError: (text) => io.err(oneLine(text)) }),
     );
   }
   return program;

@@ -4,9 +4,10 @@
 // known format whose backing chain stays inside the allowed directories; the CD-ROM and
 // the serial log's directory exist.
 import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LabvirtError, isLabvirtError } from '../domain/errors.js';
+import { fileError } from '../system/file-errors.js';
 import type { DiskSpec } from './cmdline/vm-spec.js';
 import type { VmRequest } from './cmdline/vm-options.js';
 import { verifyImageChain } from './image/backing-chain.js';
@@ -26,27 +27,29 @@ export interface PreflightResult {
   readonly vncSocket: string | undefined;
 }
 
-async function checkFile(path: string, what: string, mode: number): Promise<void> {
-  let info;
+/**
+ * Opens the file the way QEMU will (read, and write unless writes are discarded), so the
+ * answer is the effective user's; O_NONBLOCK keeps a FIFO from hanging the check.
+ */
+async function checkFile(path: string, what: string, writable: boolean): Promise<void> {
+  const info = await stat(path).catch((error: unknown) => {
+    throw fileError(path, what, error);
+  });
+  if (!info.isFile()) throw new LabvirtError('FILE_NOT_REGULAR', { what, path });
+  const flags = (writable ? constants.O_RDWR : constants.O_RDONLY) | constants.O_NONBLOCK;
   try {
-    info = await stat(path);
+    await (await open(path, flags)).close();
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR')
-      throw new LabvirtError('FILE_NOT_FOUND', { what, path });
-    throw new LabvirtError('FILE_UNREADABLE', { what, path, reason: code ?? 'error' });
-  }
-  if (!info.isFile()) throw new LabvirtError('FILE_NOT_REGULAR', { what, path });
-  try {
-    await access(path, constants.R_OK);
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? 'error';
-    throw new LabvirtError('FILE_UNREADABLE', { what, path, reason });
-  }
-  if (mode & constants.W_OK) {
-    await access(path, constants.W_OK).catch(() => {
-      throw new LabvirtError('FILE_NOT_WRITABLE', { what, path });
-    });
+    if (writable && (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')) {
+      // Readable but not writable is worth its own hint (--snapshot).
+      const readable = await open(path, constants.O_RDONLY | constants.O_NONBLOCK).then(
+        (handle) => handle.close().then(() => true),
+        () => false,
+      );
+      if (readable) throw new LabvirtError('FILE_NOT_WRITABLE', { what, path });
+    }
+    throw fileError(path, what, error);
   }
 }
 
@@ -64,7 +67,7 @@ async function checkDisk(
   options: PreflightOptions,
 ): Promise<DiskSpec> {
   const path = resolve(request.path);
-  await checkFile(path, 'disk image', writable ? constants.W_OK : 0);
+  await checkFile(path, 'disk image', writable);
   const format =
     request.format === undefined ? await detectImageFormat(path) : parseImageFormat(request.format);
   try {
@@ -92,7 +95,7 @@ export async function preflight(
   const disks: DiskSpec[] = [];
   for (const disk of request.disks) disks.push(await checkDisk(disk, !request.snapshot, options));
   const cdrom = request.cdrom === undefined ? undefined : resolve(request.cdrom);
-  if (cdrom !== undefined) await checkFile(cdrom, 'CD-ROM image', 0);
+  if (cdrom !== undefined) await checkFile(cdrom, 'CD-ROM image', false);
   const serialLog = request.serialLog === undefined ? undefined : resolve(request.serialLog);
   if (serialLog !== undefined) await checkDirectory(serialLog, 'serial log');
   const vncSocket = request.vncSocket === undefined ? undefined : resolve(request.vncSocket);

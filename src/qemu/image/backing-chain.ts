@@ -7,6 +7,7 @@
 // symlinks and ".." cannot take us somewhere QEMU would not go, or the other way round.
 import { realpath as fsRealpath } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve, sep } from 'node:path';
+import { fileError } from '../../system/file-errors.js';
 import { LabvirtError } from '../../domain/errors.js';
 import { parseImageFormat, type ImageFormat } from './image-format.js';
 import type { ImageInfo } from './qemu-img.js';
@@ -155,11 +156,6 @@ async function resolveReal(
     return await realpath(path);
   } catch (error) {
     if (!isInsideDirs(resolve(path), lexicalDirs)) throw outside();
-    const code = (error as NodeJS.ErrnoException | undefined)?.code;
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') {
-      throw new LabvirtError('FILE_NOT_FOUND', { what, path }, { cause: error });
-    }
-    const reason = code === 'EACCES' ? 'permission denied' : String(code ?? error);
-    throw new LabvirtError('FILE_UNREADABLE', { what, path, reason }, { cause: error });
+    throw fileError(path, what, error);
   }
 }

@@ -6,6 +6,7 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { LabvirtError } from '../../domain/errors.js';
+import { fileError } from '../../system/file-errors.js';
 
 export const imageFormats = ['qcow2', 'raw', 'vmdk', 'vdi', 'vhdx'] as const;
 export type ImageFormat = (typeof imageFormats)[number];
@@ -73,32 +74,6 @@ export function detectFormatFromHeader(
 
 const WHAT = 'disk image';
 
-function fileError(path: string, error: unknown): unknown {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  switch (code) {
-    case 'ENOENT':
-    case 'ENOTDIR':
-      return new LabvirtError('FILE_NOT_FOUND', { what: WHAT, path }, { cause: error });
-    case 'EISDIR':
-      return new LabvirtError('FILE_NOT_REGULAR', { what: WHAT, path }, { cause: error });
-    case 'EACCES':
-    case 'EPERM':
-      return new LabvirtError(
-        'FILE_UNREADABLE',
-        { what: WHAT, path, reason: 'permission denied' },
-        { cause: error },
-      );
-    case undefined:
-      return error;
-    default:
-      return new LabvirtError(
-        'FILE_UNREADABLE',
-        { what: WHAT, path, reason: error instanceof Error ? error.message : code },
-        { cause: error },
-      );
-  }
-}
-
 /** Reads the header of the file at `path` and detects its format (manual CLI use only). */
 export async function detectImageFormat(path: string): Promise<ImageFormat> {
   let handle: FileHandle;
@@ -106,7 +81,7 @@ export async function detectImageFormat(path: string): Promise<ImageFormat> {
     // O_NONBLOCK: opening a FIFO must not hang; fstat then rejects it as not regular.
     handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
-    throw fileError(path, error);
+    throw fileError(path, WHAT, error);
   }
   try {
     const stats = await handle.stat();
@@ -115,7 +90,7 @@ export async function detectImageFormat(path: string): Promise<ImageFormat> {
     const { bytesRead } = await handle.read(header, 0, HEADER_BYTES, 0);
     return detectFormatFromHeader(header.subarray(0, bytesRead), stats.size, path);
   } catch (error) {
-    throw error instanceof LabvirtError ? error : fileError(path, error);
+    throw error instanceof LabvirtError ? error : fileError(path, WHAT, error);
   } finally {
     await handle.close();
   }
