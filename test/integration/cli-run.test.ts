@@ -17,6 +17,8 @@ describe('labvirt run', () => {
   before(async () => ({ path: dir, cleanup } = await tempDir()));
   after(() => cleanup());
 
+  let lastStderr = '';
+
   /** Boots the guest once (it powers itself off) and returns what it said on its serial port. */
   async function boot(disk: string, ...flags: string[]): Promise<string> {
     const serial = join(dir, `serial-${Math.random().toString(36).slice(2)}.log`);
@@ -37,6 +39,7 @@ describe('labvirt run', () => {
     ]);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /VM \S+ stopped \(guest-shutdown\)/);
+    lastStderr = result.stderr;
     return readIfExists(serial);
   }
 
@@ -56,6 +59,13 @@ describe('labvirt run', () => {
     assert.deepEqual(bootsInLog(await boot(disk)), ['1']);
     assert.deepEqual(bootsInLog(await boot(disk)), ['2']);
     assert.equal(await readBootCount(disk), 2);
+  });
+
+  it('runs under TCG software emulation with --accel tcg', async () => {
+    const disk = join(dir, 'tcg.img');
+    await writeGuestDisk(disk, GuestMode.powerOff);
+    assert.deepEqual(bootsInLog(await boot(disk, '--snapshot', '--accel', 'tcg')), ['1']);
+    assert.match(lastStderr, /running \(pid \d+, tcg, writes discarded\)/);
   });
 
   it('boots the CD-ROM with --boot cdrom, and the disk otherwise', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { chooseAccel } from '../../src/qemu/cmdline/accel.js';
+import { chooseAccel, probeKvm } from '../../src/qemu/cmdline/accel.js';
 import { qemuOpts } from '../../src/qemu/cmdline/qemu-opts.js';
 import { shellJoin, shellQuote } from '../../src/qemu/cmdline/shell-quote.js';
 import { errorCodes, formatMessage, LabvirtError } from '../../src/domain/errors.js';
@@ -36,6 +36,17 @@ describe('accelerator choice', () => {
     assert.throws(() => chooseAccel('kvm', { usable: false, reason: 'EACCES' }), {
       code: 'KVM_UNAVAILABLE',
     });
+  });
+});
+
+describe('probeKvm', () => {
+  it('says why a device is not usable', async () => {
+    assert.deepEqual(await probeKvm('/nonexistent/kvm'), {
+      usable: false,
+      reason: '/nonexistent/kvm does not exist',
+    });
+    // /dev/null opens read-write for anyone: the probe only asks whether QEMU could open it.
+    assert.deepEqual(await probeKvm('/dev/null'), { usable: true });
   });
 });
 

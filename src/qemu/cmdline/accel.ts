@@ -1,6 +1,6 @@
 // KVM when /dev/kvm is usable, TCG otherwise (with a warning), unless the user insists.
 import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { LabvirtError } from '../../domain/errors.js';
 import type { Accel, AccelRequest } from './vm-spec.js';
 
@@ -26,10 +26,14 @@ export function chooseAccel(request: AccelRequest, kvm: KvmProbe): AccelChoice {
   };
 }
 
-/** Usable means this process may open /dev/kvm for reading and writing. */
+/**
+ * Usable means this process can open /dev/kvm for reading and writing, as QEMU will:
+ * opening it (not access(2), which asks for the real rather than the effective user)
+ * also catches device cgroups and mandatory access control.
+ */
 export async function probeKvm(device = '/dev/kvm'): Promise<KvmProbe> {
   try {
-    await access(device, constants.R_OK | constants.W_OK);
+    await (await open(device, constants.O_RDWR)).close();
     return { usable: true };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
