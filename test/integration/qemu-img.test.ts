@@ -7,23 +7,15 @@ import { mkdtemp, open, readFile, realpath, rm, stat, writeFile } from 'node:fs/
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { LabvirtError, type ErrorCode } from '../../src/domain/errors.js';
+import { LabvirtError } from '../../src/domain/errors.js';
 import { verifyImageChain } from '../../src/qemu/image/backing-chain.js';
 import { detectImageFormat, type ImageFormat } from '../../src/qemu/image/image-format.js';
 import { QemuImg } from '../../src/qemu/image/qemu-img.js';
+import { fails } from '../helpers/assertions.js';
 
 /** Runs qemu-img directly, to set up files the way an outsider would. */
 function qemuImgCli(...args: string[]): string {
   return execFileSync('qemu-img', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function fails(code: ErrorCode, params: Record<string, string> = {}) {
-  return (error: unknown): boolean => {
-    assert.ok(error instanceof LabvirtError, String(error));
-    assert.equal(error.code, code);
-    for (const [key, value] of Object.entries(params)) assert.equal(error.params[key], value);
-    return true;
-  };
 }
 
 async function sha256(file: string): Promise<string> {

@@ -4,22 +4,13 @@ import { mkdtemp, rm, writeFile, mkdir, chmod } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { LabvirtError, type ErrorCode } from '../../src/domain/errors.js';
 import {
   detectFormatFromHeader,
   detectImageFormat,
   imageFormats,
   parseImageFormat,
 } from '../../src/qemu/image/image-format.js';
-
-function fails(code: ErrorCode, params: Record<string, string> = {}) {
-  return (error: unknown): boolean => {
-    assert.ok(error instanceof LabvirtError, String(error));
-    assert.equal(error.code, code);
-    for (const [key, value] of Object.entries(params)) assert.equal(error.params[key], value);
-    return true;
-  };
-}
+import { fails } from '../helpers/assertions.js';
 
 function header(bytes: number[] | string, length = 512): Buffer {
   const buffer = Buffer.alloc(length);

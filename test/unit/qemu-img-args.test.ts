@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { LabvirtError, type ErrorCode } from '../../src/domain/errors.js';
+import { LabvirtError } from '../../src/domain/errors.js';
 import { parseImageInfo, QemuImg } from '../../src/qemu/image/qemu-img.js';
 import {
   CommandNotFoundError,
@@ -11,6 +11,7 @@ import {
   type CommandRunner,
   type RunOptions,
 } from '../../src/system/command-runner.js';
+import { fails } from '../helpers/assertions.js';
 
 type Reply = Partial<CommandResult> & { readonly chunks?: readonly string[] };
 
@@ -26,15 +27,6 @@ function recordingRunner(reply: Reply, onRun?: (argv: readonly string[]) => Prom
     },
   };
   return { runner, calls };
-}
-
-function fails(code: ErrorCode, params: Record<string, string> = {}) {
-  return (error: unknown): boolean => {
-    assert.ok(error instanceof LabvirtError, String(error));
-    assert.equal(error.code, code);
-    for (const [key, value] of Object.entries(params)) assert.equal(error.params[key], value);
-    return true;
-  };
 }
 
 const INFO = JSON.stringify({
