@@ -14,7 +14,7 @@ export default tseslint.config(
   {
     // Plain JavaScript build scripts run on Node.
     files: ['**/*.mjs', 'eslint.config.js'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },
   {
     // A test that asserts a value exists may then use it.

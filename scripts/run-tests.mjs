@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 function testFiles(dir) {
   return readdirSync(dir, { withFileTypes: true })
@@ -16,13 +17,28 @@ function testFiles(dir) {
     .sort();
 }
 
+// The database tests run on SQLite and on a real PostgreSQL server: start the machine's
+// cluster on loopback unless the caller points at a server of their own.
+function postgresUrl() {
+  if (process.env.LABVIRT_TEST_DATABASE_URL) return process.env.LABVIRT_TEST_DATABASE_URL;
+  const script = fileURLToPath(new URL('./test-postgres.sh', import.meta.url));
+  const started = spawnSync(script, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (started.status !== 0) {
+    console.error('run-tests: no PostgreSQL server for the database tests (they will fail)');
+    return undefined;
+  }
+  return started.stdout.trim();
+}
+
 const dirs = process.argv.slice(2);
 const files = (dirs.length > 0 ? dirs : ['dist/test']).flatMap(testFiles);
 if (files.length === 0) {
   console.error('run-tests: no *.test.js files found; run the build first');
   process.exit(1);
 }
+const url = postgresUrl();
 const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], {
   stdio: 'inherit',
+  env: url === undefined ? process.env : { ...process.env, LABVIRT_TEST_DATABASE_URL: url },
 });
 process.exit(result.status ?? 1);

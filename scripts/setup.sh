@@ -10,6 +10,8 @@ packages=(
   nasm            # assembles the project's test guest
   genisoimage     # makes the test guest's bootable CD-ROM
   procps          # pgrep, used by the tests
+  gettext         # msgmerge and msgfmt: po/ catalogue upkeep and checks
+  postgresql      # the database tests run on a real PostgreSQL server too
 )
 
 missing=()

@@ -86,9 +86,58 @@ const catalogue = {
   },
   IMAGE_CORRUPT: { status: 400, message: 'image "{path}" failed its check: {detail}' },
 
+  // Request validation (API)
+  BODY_MALFORMED: { status: 400, message: 'the request body is not valid JSON' },
+  BODY_TOO_LARGE: { status: 413, message: 'the request body is too large' },
+  MEDIA_TYPE_UNSUPPORTED: { status: 415, message: 'send the request body as application/json' },
+  FIELD_REQUIRED: { status: 400, message: '{field} is required' },
+  FIELD_UNKNOWN: { status: 400, message: 'unknown field {field}' },
+  FIELD_TYPE: { status: 400, message: '{field} must be of type {type}' },
+  FIELD_TOO_LONG: { status: 400, message: '{field} must be at most {limit} characters long' },
+  FIELD_TOO_SHORT: { status: 400, message: '{field} must be at least {limit} characters long' },
+  FIELD_TOO_SMALL: { status: 400, message: '{field} must be at least {limit}' },
+  FIELD_TOO_LARGE: { status: 400, message: '{field} must be at most {limit}' },
+  FIELD_TOO_MANY: { status: 400, message: '{field} must have at most {limit} items' },
+  FIELD_NOT_ALLOWED: { status: 400, message: '{field} must be one of: {allowed}' },
+  FIELD_INVALID: { status: 400, message: '{field} is not valid' },
+  TIMEZONE_UNKNOWN: { status: 400, message: 'unknown time zone "{timezone}"' },
+  PASSWORD_TOO_SHORT: {
+    status: 400,
+    message: 'the password must be at least {min} characters long',
+  },
+
+  // Authentication and authorization
+  AUTH_REQUIRED: { status: 401, message: 'authentication required: log in or send an API token' },
+  LOGIN_FAILED: { status: 401, message: 'wrong user name or password' },
+  LOGIN_RATE_LIMITED: {
+    status: 429,
+    message: 'too many failed logins; try again in {seconds} seconds',
+  },
+  FORBIDDEN: { status: 403, message: 'your role ({role}) may not do this' },
+  LAB_FORBIDDEN: { status: 403, message: 'lab "{lab}" is not one of the labs granted to you' },
+  CSRF_FAILED: {
+    status: 403,
+    message: 'missing or wrong CSRF token (send the X-CSRF-Token header given at login)',
+  },
+  PASSWORD_WRONG: { status: 403, message: 'the current password is wrong' },
+
+  // Things that are not there
+  ROUTE_NOT_FOUND: { status: 404, message: 'no such API route: {method} {url}' },
+  LAB_NOT_FOUND: { status: 404, message: 'no lab "{lab}"' },
+  TERMINAL_NOT_FOUND: { status: 404, message: 'no terminal "{terminal}"' },
+  USER_NOT_FOUND: { status: 404, message: 'no user "{user}"' },
+  PROFILE_NOT_FOUND: { status: 404, message: 'no profile "{profile}"' },
+  HOST_NOT_FOUND: { status: 404, message: 'no host "{host}"' },
+  TOKEN_NOT_FOUND: { status: 404, message: 'no API token "{token}"' },
+
   // State conflicts
   VM_ALREADY_RUNNING: { status: 409, message: 'a VM named "{name}" is already running' },
   VM_NOT_FOUND: { status: 404, message: 'no VM named "{name}" is running' },
+  LAB_EXISTS: { status: 409, message: 'a lab named "{name}" already exists' },
+  TERMINAL_EXISTS: { status: 409, message: 'terminal {mac} is already known' },
+  USER_EXISTS: { status: 409, message: 'a user named "{name}" already exists' },
+  PROFILE_EXISTS: { status: 409, message: 'a profile named "{name}" already exists' },
+  LAST_ADMIN: { status: 409, message: 'this would leave LabVirt without an administrator' },
 
   // The host or QEMU failed
   QEMU_NOT_INSTALLED: {
@@ -101,6 +150,8 @@ const catalogue = {
   QMP_TIMEOUT: { status: 504, message: 'QMP command {command} got no answer within {ms} ms' },
   QMP_CLOSED: { status: 503, message: 'the QMP connection closed before {command} was answered' },
   QMP_PROTOCOL: { status: 502, message: 'QMP protocol error: {detail}' },
+  INTERNAL: { status: 500, message: 'internal error (see the server log, request {requestId})' },
+  DATABASE_UNAVAILABLE: { status: 503, message: 'the database cannot be reached: {detail}' },
   VM_STOP_FAILED: { status: 500, message: 'VM "{name}" did not stop: {detail}' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Makes sure a PostgreSQL server runs on loopback for the tests, with a role for them,
+# and prints its URL. Uses Debian's cluster (postgresql package, installed by setup.sh).
+set -euo pipefail
+
+role=labvirt_test
+password=labvirt_test
+port=5432
+
+as_postgres() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi
+}
+
+if ! pg_lsclusters -h 2>/dev/null | grep -q .; then
+  echo "test-postgres: no PostgreSQL cluster (install the postgresql package)" >&2
+  exit 1
+fi
+read -r version cluster _ < <(pg_lsclusters -h | head -n 1)
+if ! pg_lsclusters -h | head -n 1 | grep -q online; then
+  if [ "$(id -u)" -eq 0 ]; then pg_ctlcluster "$version" "$cluster" start; else sudo pg_ctlcluster "$version" "$cluster" start; fi
+fi
+port=$(pg_lsclusters -h | head -n 1 | awk '{print $3}')
+
+for _ in $(seq 1 50); do
+  as_postgres pg_isready -q -h 127.0.0.1 -p "$port" && break
+  sleep 0.2
+done
+
+as_postgres psql -q -p "$port" -v ON_ERROR_STOP=1 <<SQL >/dev/null
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$role') THEN
+    CREATE ROLE $role LOGIN CREATEDB PASSWORD '$password';
+  END IF;
+END \$\$;
+SQL
+
+echo "postgres://$role:$password@127.0.0.1:$port/postgres"

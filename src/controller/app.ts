@@ -1,0 +1,120 @@
+// buildApp(deps): the controller's HTTP application, without listening, so tests drive it
+// with inject() and the server command adds listen().
+import cookie from '@fastify/cookie';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
+import type { Kysely } from 'kysely';
+import { LabvirtError } from '../domain/errors.js';
+import type { Database } from '../db/schema.js';
+import type { HostAgent } from '../agent/host-agent.js';
+import { negotiateLocale, translator, type Translator } from '../i18n/translator.js';
+import { authPlugin } from './auth/plugin.js';
+import { LoginLimiter } from './auth/login-limiter.js';
+import { rule } from './auth/rules.js';
+import type { RouteContext } from './context.js';
+import { problemOf, sendProblem, toLabvirtError } from './problem.js';
+import { apiRoutes } from './routes/index.js';
+import { ProblemSchema } from './schemas.js';
+
+export const API_PREFIX = '/api/v1';
+import { VERSION } from './version.js';
+
+export { VERSION };
+
+export interface ControllerDeps {
+  readonly db: Kysely<Database>;
+  readonly agents?: readonly HostAgent[];
+  readonly now?: () => Date;
+  /** Mark cookies Secure: on under TLS, and behind a TLS-terminating reverse proxy. */
+  readonly secureCookies?: boolean;
+  /** Trust X-Forwarded-* from these proxies (see the README's reverse-proxy section). */
+  readonly trustProxy?: FastifyServerOptions['trustProxy'];
+  readonly logger?: FastifyServerOptions['logger'];
+  readonly https?: { readonly key: Buffer; readonly cert: Buffer };
+  readonly loginLimiter?: LoginLimiter;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The caller's language: their saved choice, else Accept-Language, else English. */
+    translator(): Translator;
+  }
+}
+
+export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    trustProxy: deps.trustProxy ?? false,
+    bodyLimit: 1024 * 1024,
+    ...(deps.https ? { https: { key: deps.https.key, cert: deps.https.cert } } : {}),
+    // Unknown fields are refused, not silently dropped; types are not coerced.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true } },
+  }) as unknown as FastifyInstance;
+  const ctx: RouteContext = {
+    db: deps.db,
+    now: deps.now ?? (() => new Date()),
+    agents: deps.agents ?? [],
+    secureCookies: deps.secureCookies ?? deps.https !== undefined,
+    loginLimiter: deps.loginLimiter ?? new LoginLimiter(),
+  };
+
+  app.decorateRequest('translator', function translatorOf(this: FastifyRequest) {
+    const header = this.headers['accept-language'];
+    return translator(negotiateLocale(header, this.principal?.language));
+  });
+  app.setErrorHandler(async (error, request, reply) => {
+    const labvirt = toLabvirtError(error, request.id);
+    if (labvirt.code === 'INTERNAL') request.log.error({ err: error }, 'request failed');
+    const tr = request.translator();
+    return sendProblem(
+      reply,
+      problemOf(labvirt, request, (msgid) => tr.t(msgid)),
+    );
+  });
+  app.setNotFoundHandler(async (request, reply) => {
+    const tr = request.translator();
+    const error = new LabvirtError('ROUTE_NOT_FOUND', {
+      method: request.method,
+      url: request.url.split('?')[0] ?? '',
+    });
+    return sendProblem(
+      reply,
+      problemOf(error, request, (msgid) => tr.t(msgid)),
+    );
+  });
+
+  await app.register(cookie);
+  await app.register(authPlugin, { db: ctx.db, now: ctx.now });
+  app.addSchema(ProblemSchema);
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'LabVirt API',
+        version: VERSION,
+        description: 'Labs, terminals, profiles and hosts of a LabVirt installation.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'An API token (labvirt login)' },
+          session: { type: 'apiKey', in: 'cookie', name: 'labvirt_session' },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
+    },
+  });
+  await app.register(async (docs) => {
+    // The documentation is public: it describes the API, it reveals no data.
+    docs.addHook('onRoute', (route) => {
+      route.config ??= {};
+      route.config.auth = rule.public;
+    });
+    await docs.register(swaggerUi, { routePrefix: '/api/docs' });
+  });
+  await app.register(async (api) => apiRoutes(api, ctx), { prefix: API_PREFIX });
+  return app;
+}

@@ -1,0 +1,128 @@
+// Errors leave the API as RFC 9457 problem+json: a stable code, the field at fault and a
+// message in the caller's language. Validation failures are mapped to the same catalogue,
+// so they are translated like everything else.
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  formatMessage,
+  isLabvirtError,
+  LabvirtError,
+  type ErrorCode,
+  type ErrorParams,
+} from '../domain/errors.js';
+
+interface AjvError {
+  readonly keyword: string;
+  readonly instancePath: string;
+  readonly params: Readonly<Record<string, unknown>>;
+}
+
+/** `/labs/0/name` → `labs[0].name`; the root is called "body". */
+function fieldName(path: string, child?: unknown): string {
+  const parts = path.split('/').filter((part) => part.length > 0);
+  if (typeof child === 'string') parts.push(child);
+  if (parts.length === 0) return 'body';
+  return parts
+    .map((part, index) => (/^\d+$/.test(part) ? `[${part}]` : index === 0 ? part : `.${part}`))
+    .join('');
+}
+
+export function validationError(error: AjvError, context: string | undefined): LabvirtError {
+  const prefix = context === 'querystring' ? 'query.' : context === 'params' ? 'path.' : '';
+  const p = error.params;
+  const field = prefix + fieldName(error.instancePath);
+  const make = (code: ErrorCode, params: ErrorParams, at = field) =>
+    new LabvirtError(code, { field: at, ...params }, { field: at });
+  switch (error.keyword) {
+    case 'required':
+      return make(
+        'FIELD_REQUIRED',
+        {},
+        prefix + fieldName(error.instancePath, p['missingProperty']),
+      );
+    case 'additionalProperties':
+      return make(
+        'FIELD_UNKNOWN',
+        {},
+        prefix + fieldName(error.instancePath, p['additionalProperty']),
+      );
+    case 'type':
+      return make('FIELD_TYPE', { type: String(p['type']) });
+    case 'maxLength':
+      return make('FIELD_TOO_LONG', { limit: Number(p['limit']) });
+    case 'minLength':
+      return make('FIELD_TOO_SHORT', { limit: Number(p['limit']) });
+    case 'minimum':
+      return make('FIELD_TOO_SMALL', { limit: Number(p['limit']) });
+    case 'maximum':
+      return make('FIELD_TOO_LARGE', { limit: Number(p['limit']) });
+    case 'maxItems':
+    case 'maxProperties':
+      return make('FIELD_TOO_MANY', { limit: Number(p['limit']) });
+    case 'enum':
+      return make('FIELD_NOT_ALLOWED', {
+        allowed: Array.isArray(p['allowedValues']) ? p['allowedValues'].join(', ') : '',
+      });
+    case 'const':
+      return make('FIELD_NOT_ALLOWED', { allowed: String(p['allowedValue']) });
+    default:
+      return make('FIELD_INVALID', {});
+  }
+}
+
+/** Everything that can go wrong in a request, as one of ours. */
+export function toLabvirtError(error: unknown, requestId: string): LabvirtError {
+  if (isLabvirtError(error)) return error;
+  const fastify = error as Partial<FastifyError> & {
+    validation?: AjvError[];
+    validationContext?: string;
+  };
+  if (Array.isArray(fastify.validation) && fastify.validation[0] !== undefined) {
+    return validationError(fastify.validation[0], fastify.validationContext);
+  }
+  switch (fastify.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new LabvirtError('BODY_MALFORMED', {}, { field: 'body' });
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new LabvirtError('BODY_TOO_LARGE', {}, { field: 'body' });
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new LabvirtError('MEDIA_TYPE_UNSUPPORTED', {}, { field: 'body' });
+  }
+  if (error instanceof SyntaxError)
+    return new LabvirtError('BODY_MALFORMED', {}, { field: 'body' });
+  return new LabvirtError('INTERNAL', { requestId }, { cause: error });
+}
+
+export interface Problem {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail: string;
+  readonly code: ErrorCode;
+  readonly field?: string;
+  readonly instance: string;
+  readonly requestId: string;
+}
+
+export function problemOf(
+  error: LabvirtError,
+  request: FastifyRequest,
+  translate: (msgid: string) => string,
+): Problem {
+  const message = formatMessage(error.code, error.params, translate);
+  return {
+    type: `urn:labvirt:problem:${error.code.toLowerCase().replaceAll('_', '-')}`,
+    title: message,
+    status: error.status,
+    detail: message,
+    code: error.code,
+    ...(error.field !== undefined ? { field: error.field } : {}),
+    instance: request.url.split('?')[0] ?? request.url,
+    requestId: request.id,
+  };
+}
+
+export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
+  return reply.code(problem.status).type('application/problem+json; charset=utf-8').send(problem);
+}

@@ -1,0 +1,207 @@
+// Logging in and out (web sessions), API tokens for the CLI and scripts, and "me".
+import { Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { LabvirtError } from '../../domain/errors.js';
+import { SESSION_COOKIE, SESSION_LIFETIME_MS } from '../auth/principal.js';
+import { rule } from '../auth/rules.js';
+import { actorOf, type RouteContext } from '../context.js';
+import { errors, Language, Name, Nullable, Password, Ref, Strict, Username } from '../schemas.js';
+import { audit } from '../services/audit.js';
+import {
+  checkCredentials,
+  createToken,
+  openSession,
+  showUser,
+  updateUser,
+} from '../services/users.js';
+import { principalOf } from '../auth/principal.js';
+
+const Credentials = { username: Username, password: Password };
+
+export function authRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['authentication'];
+
+  /** Checks a user name and password, counting failures per address and per name. */
+  async function login(request: FastifyRequest, username: string, password: string) {
+    const wait = ctx.loginLimiter.retryAfter(request.ip, username);
+    if (wait > 0) throw new LabvirtError('LOGIN_RATE_LIMITED', { seconds: wait });
+    const user = await checkCredentials(ctx.db, username, password);
+    if (user === undefined) {
+      ctx.loginLimiter.fail(request.ip, username);
+      throw new LabvirtError('LOGIN_FAILED');
+    }
+    ctx.loginLimiter.succeed(request.ip, username);
+    return user;
+  }
+
+  r.post('/auth/login', {
+    config: { auth: rule.public },
+    schema: {
+      tags,
+      summary: 'Log in: sets the session cookie and returns the CSRF token to send with changes',
+      body: Strict(Credentials),
+      response: {
+        200: Type.Object({
+          user: Type.Ref('User'),
+          csrfToken: Type.String(),
+          expiresAt: Type.String(),
+        }),
+        ...errors(400, 401, 429),
+      },
+    },
+    handler: async (request, reply) => {
+      const user = await login(request, request.body.username, request.body.password);
+      const session = await openSession(ctx.db, user, request.ip, ctx.now());
+      reply.setCookie(SESSION_COOKIE, session.secret, {
+        httpOnly: true,
+        sameSite: 'strict',
+        secure: ctx.secureCookies,
+        path: '/',
+        maxAge: SESSION_LIFETIME_MS / 1000,
+      });
+      return {
+        user: await showUser(ctx.db, user.id),
+        csrfToken: session.csrfToken,
+        expiresAt: session.expiresAt.toISOString(),
+      };
+    },
+  });
+
+  r.post('/auth/logout', {
+    config: { auth: rule.viewer },
+    schema: {
+      tags,
+      summary: 'End this session (or revoke the API token used)',
+      response: { 204: Type.Null(), ...errors(401, 403) },
+    },
+    handler: async (request, reply) => {
+      const principal = principalOf(request);
+      if (principal.sessionId !== undefined)
+        await ctx.db.deleteFrom('web_sessions').where('id', '=', principal.sessionId).execute();
+      reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      return reply.code(204).send(null);
+    },
+  });
+
+  r.get('/auth/me', {
+    config: { auth: rule.viewer },
+    schema: { tags, summary: 'Who I am', response: { 200: Type.Ref('User'), ...errors(401) } },
+    handler: (request) => showUser(ctx.db, principalOf(request).userId),
+  });
+
+  r.patch('/auth/me', {
+    config: { auth: rule.viewer },
+    schema: {
+      tags,
+      summary: 'Change my preferences',
+      body: Strict({ language: Nullable(Language) }),
+      response: { 200: Type.Ref('User'), ...errors(400, 401, 403) },
+    },
+    handler: (request) =>
+      updateUser(
+        ctx.db,
+        actorOf(request),
+        principalOf(request).userId,
+        { language: request.body.language },
+        ctx.now(),
+      ),
+  });
+
+  r.post('/auth/tokens', {
+    config: { auth: rule.public },
+    schema: {
+      tags,
+      summary: 'Create an API token from a user name and password (labvirt login)',
+      body: Strict({ ...Credentials, name: Type.Optional(Name) }),
+      response: {
+        201: Type.Object({ id: Type.String(), name: Type.String(), token: Type.String() }),
+        ...errors(400, 401, 429),
+      },
+    },
+    handler: async (request, reply) => {
+      const user = await login(request, request.body.username, request.body.password);
+      const actor = {
+        principal: {
+          userId: user.id,
+          username: user.username,
+          role: user.role,
+          language: user.language,
+          via: 'token' as const,
+        },
+        source: request.ip,
+      };
+      return reply
+        .code(201)
+        .send(await createToken(ctx.db, actor, user, request.body.name ?? 'cli', ctx.now()));
+    },
+  });
+
+  r.get('/auth/tokens', {
+    config: { auth: rule.viewer },
+    schema: {
+      tags,
+      summary: 'My API tokens',
+      response: {
+        200: Type.Array(
+          Type.Object({
+            id: Type.String(),
+            name: Type.String(),
+            createdAt: Type.String(),
+            lastUsedAt: Nullable(Type.String()),
+          }),
+        ),
+        ...errors(401),
+      },
+    },
+    handler: async (request) => {
+      const rows = await ctx.db
+        .selectFrom('api_tokens')
+        .selectAll()
+        .where('user_id', '=', principalOf(request).userId)
+        .orderBy('created_at')
+        .execute();
+      return rows.map((row) => ({
+        id: row.id,
+        name: row.name,
+        createdAt: row.created_at,
+        lastUsedAt: row.last_used_at,
+      }));
+    },
+  });
+
+  r.delete('/auth/tokens/:token', {
+    config: { auth: rule.viewer },
+    schema: {
+      tags,
+      summary: 'Revoke one of my API tokens (admins: anyone’s)',
+      params: Strict({ token: Ref }),
+      response: { 204: Type.Null(), ...errors(401, 403, 404) },
+    },
+    handler: async (request, reply) => {
+      const principal = principalOf(request);
+      const token = await ctx.db
+        .selectFrom('api_tokens')
+        .select(['id', 'user_id'])
+        .where('id', '=', request.params.token)
+        .executeTakeFirst();
+      if (
+        token === undefined ||
+        (token.user_id !== principal.userId && principal.role !== 'admin')
+      ) {
+        throw new LabvirtError('TOKEN_NOT_FOUND', { token: request.params.token });
+      }
+      await ctx.db.transaction().execute(async (tx) => {
+        await tx.deleteFrom('api_tokens').where('id', '=', token.id).execute();
+        await audit(
+          tx,
+          actorOf(request),
+          { action: 'token.revoke', targetType: 'user', targetId: token.user_id },
+          ctx.now(),
+        );
+      });
+      return reply.code(204).send(null);
+    },
+  });
+}

@@ -1,0 +1,159 @@
+// Hosts (the machines that run VMs), the VMs they run, the audit log and health.
+import { Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { LabvirtError } from '../../domain/errors.js';
+import type { Host } from '../../db/schema.js';
+import { rule } from '../auth/rules.js';
+import type { RouteContext } from '../context.js';
+import { errors, Nullable, Ref, Strict } from '../schemas.js';
+import { VERSION } from '../version.js';
+
+const HostSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    address: Type.String(),
+    local: Type.Boolean(),
+    state: Type.String(),
+    stateReason: Nullable(Type.String()),
+    cpus: Nullable(Type.Integer()),
+    memoryMiB: Nullable(Type.Integer()),
+    monitoringUrl: Nullable(Type.String()),
+    lastSeenAt: Nullable(Type.String()),
+  },
+  { $id: 'Host' },
+);
+
+function view(host: Host) {
+  return {
+    id: host.id,
+    name: host.name,
+    address: host.address,
+    local: host.is_local === 1,
+    state: host.state,
+    stateReason: host.state_reason,
+    cpus: host.cpus,
+    memoryMiB: host.memory_mib,
+    monitoringUrl: host.monitoring_url,
+    lastSeenAt: host.last_seen_at,
+  };
+}
+
+export function hostRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  r.addSchema(HostSchema);
+
+  r.get('/hosts', {
+    config: { auth: rule.viewer },
+    schema: {
+      tags: ['hosts'],
+      summary: 'List hosts',
+      response: { 200: Type.Array(Type.Ref('Host')), ...errors(401) },
+    },
+    handler: async () =>
+      (await ctx.db.selectFrom('hosts').selectAll().orderBy('name').execute()).map(view),
+  });
+
+  r.get('/hosts/:host', {
+    config: { auth: rule.viewer },
+    schema: {
+      tags: ['hosts'],
+      summary: 'Show a host',
+      params: Strict({ host: Ref }),
+      response: { 200: Type.Ref('Host'), ...errors(401, 404) },
+    },
+    handler: async (request) => {
+      const ref = request.params.host;
+      const host = await ctx.db
+        .selectFrom('hosts')
+        .selectAll()
+        .where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)]))
+        .executeTakeFirst();
+      if (host === undefined) throw new LabvirtError('HOST_NOT_FOUND', { host: ref });
+      return view(host);
+    },
+  });
+
+  r.get('/vms', {
+    config: { auth: rule.viewer },
+    schema: {
+      tags: ['vms'],
+      summary: 'VMs running on the hosts',
+      response: {
+        200: Type.Array(
+          Type.Object({
+            name: Type.String(),
+            uuid: Type.String(),
+            state: Type.String(),
+            runStatus: Type.String(),
+            pid: Type.Integer(),
+            startedAt: Type.String(),
+            discardWrites: Type.Boolean(),
+          }),
+        ),
+        ...errors(401),
+      },
+    },
+    handler: async () => (await Promise.all(ctx.agents.map((agent) => agent.listVms()))).flat(),
+  });
+
+  r.get('/audit', {
+    config: { auth: rule.admin },
+    schema: {
+      tags: ['audit'],
+      summary: 'The audit log, newest first',
+      querystring: Strict({
+        limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })),
+        before: Type.Optional(Type.String({ pattern: '^[0-9]{1,12}$' })),
+      }),
+      response: {
+        200: Type.Array(
+          Type.Object({
+            id: Type.Integer(),
+            at: Type.String(),
+            actor: Type.String(),
+            source: Nullable(Type.String()),
+            action: Type.String(),
+            targetType: Nullable(Type.String()),
+            targetId: Nullable(Type.String()),
+            details: Type.Unknown(),
+          }),
+        ),
+        ...errors(400, 401, 403),
+      },
+    },
+    handler: async (request) => {
+      const limit = Math.min(Number(request.query.limit ?? 100), 1000);
+      let query = ctx.db.selectFrom('audit_events').selectAll().orderBy('id', 'desc').limit(limit);
+      if (request.query.before !== undefined)
+        query = query.where('id', '<', Number(request.query.before));
+      return (await query.execute()).map((event) => ({
+        id: event.id,
+        at: event.at,
+        actor: event.actor_name,
+        source: event.source_ip,
+        action: event.action,
+        targetType: event.target_type,
+        targetId: event.target_id,
+        details: JSON.parse(event.details) as unknown,
+      }));
+    },
+  });
+
+  r.get('/health', {
+    config: { auth: rule.public },
+    schema: {
+      tags: ['health'],
+      summary: 'Is the controller up and its database reachable',
+      response: {
+        200: Type.Object({ status: Type.Literal('ok'), version: Type.String() }),
+        ...errors(503),
+      },
+    },
+    handler: async () => {
+      await ctx.db.selectFrom('hosts').select('id').limit(1).execute();
+      return { status: 'ok' as const, version: VERSION };
+    },
+  });
+}

@@ -1,0 +1,18 @@
+import type { FastifyInstance } from 'fastify';
+import type { RouteContext } from '../context.js';
+import { authRoutes } from './auth.js';
+import { hostRoutes } from './hosts.js';
+import { labRoutes } from './labs.js';
+import { profileRoutes } from './profiles.js';
+import { terminalRoutes } from './terminals.js';
+import { userRoutes } from './users.js';
+
+/** Every route of /api/v1. */
+export async function apiRoutes(api: FastifyInstance, ctx: RouteContext): Promise<void> {
+  userRoutes(api, ctx); // first: the User schema is referenced by the auth routes
+  authRoutes(api, ctx);
+  labRoutes(api, ctx);
+  terminalRoutes(api, ctx);
+  profileRoutes(api, ctx);
+  hostRoutes(api, ctx);
+}

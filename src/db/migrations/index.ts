@@ -1,0 +1,15 @@
+// Every migration, by name (applied in name order). A static list rather than a folder
+// scan, so it works the same from src/ under a loader and from the compiled dist/.
+// Add new migrations here; never edit or rename one that has been released.
+import type { Migration, MigrationProvider } from 'kysely';
+import * as initial from './0001-initial.js';
+
+export const migrations: Readonly<Record<string, Migration>> = {
+  '0001-initial': initial,
+};
+
+export function migrationProvider(
+  all: Readonly<Record<string, Migration>> = migrations,
+): MigrationProvider {
+  return { getMigrations: () => Promise.resolve({ ...all }) };
+}

@@ -1,0 +1,236 @@
+// The Kysely view of LabVirt's database. One schema for SQLite and PostgreSQL, so the
+// column types are the portable subset: ids are text (UUIDs made by the application),
+// timestamps are ISO-8601 text in UTC with milliseconds and 'Z' (new Date().toISOString(),
+// which also sorts correctly as text), booleans are integers 0/1, JSON is text.
+// Keep this file in step with migrations/.
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** A boolean column: 0 or 1 on both dialects (better-sqlite3 cannot bind JS booleans). */
+export type Flag = 0 | 1;
+/** An ISO-8601 UTC timestamp, e.g. '2024-05-01T12:00:00.000Z'. */
+export type Timestamp = string;
+
+export type HostState = 'online' | 'offline' | 'unavailable';
+export type DisplayProtocol = 'rdp' | 'vnc' | 'spice';
+export type AdminPolicy = 'shared' | 'exclusive';
+export type VmKind = 'client' | 'admin' | 'manual';
+export type UserRole = 'admin' | 'operator' | 'viewer';
+
+export interface HostTable {
+  id: string;
+  name: string;
+  /** 'local' for the in-process agent. */
+  address: string;
+  is_local: Flag;
+  state: HostState;
+  state_reason: string | null;
+  cpus: number | null;
+  memory_mib: number | null;
+  monitoring_url: string | null;
+  last_seen_at: Timestamp | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ProfileTable {
+  id: string;
+  name: string;
+  description: Generated<string>;
+  memory_mib: number;
+  cpus: number;
+  nic_model: string;
+  disk_bus: string;
+  display: DisplayProtocol;
+  guest_port: number | null;
+  cdrom: string | null;
+  admin_policy: AdminPolicy;
+  published_version_id: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface VersionTable {
+  id: string;
+  profile_id: string;
+  number: number;
+  parent_version_id: string | null;
+  file: string;
+  format: string;
+  /** bigint in the database; always read back as a JS number. */
+  size_bytes: number;
+  sha256: string;
+  note: Generated<string>;
+  created_by: string | null;
+  created_at: Timestamp;
+}
+
+export interface LabTable {
+  id: string;
+  name: string;
+  description: Generated<string>;
+  timezone: Generated<string>;
+  default_profile_id: string | null;
+  idle_minutes: number | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface LabProfileTable {
+  lab_id: string;
+  profile_id: string;
+}
+
+export interface ProfileHostTable {
+  profile_id: string;
+  host_id: string;
+}
+
+export interface TerminalTable {
+  id: string;
+  /** Lowercase, colon-separated: 'aa:bb:cc:dd:ee:ff'. */
+  mac: string;
+  name: string;
+  /** null: pending enrolment. */
+  lab_id: string | null;
+  enabled: Generated<Flag>;
+  ip: string | null;
+  last_seen_at: Timestamp | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface VmTable {
+  id: string;
+  name: string;
+  kind: VmKind;
+  profile_id: string | null;
+  version_id: string | null;
+  /** Unique: a terminal is served by at most one VM. */
+  terminal_id: string | null;
+  host_id: string | null;
+  state: string;
+  mac: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface AdminSessionTable {
+  id: string;
+  /** Unique: at most one admin session per profile. */
+  profile_id: string;
+  base_version_id: string;
+  draft_file: string;
+  vm_id: string | null;
+  policy: AdminPolicy;
+  opened_by: string | null;
+  opened_at: Timestamp;
+}
+
+export interface UserTable {
+  id: string;
+  username: string;
+  role: UserRole;
+  password_hash: string;
+  language: string | null;
+  disabled: Generated<Flag>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** Labs granted to an operator. */
+export interface UserLabTable {
+  user_id: string;
+  lab_id: string;
+}
+
+export interface ApiTokenTable {
+  id: string;
+  user_id: string;
+  name: string;
+  token_hash: string;
+  created_at: Timestamp;
+  last_used_at: Timestamp | null;
+  expires_at: Timestamp | null;
+}
+
+export interface WebSessionTable {
+  id: string;
+  user_id: string;
+  token_hash: string;
+  csrf_token: string;
+  ip: string | null;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+export interface AuditEventTable {
+  /** Auto-increment; a JS number on both dialects. */
+  id: Generated<number>;
+  at: Timestamp;
+  actor_user_id: string | null;
+  actor_name: string;
+  source_ip: string | null;
+  /** e.g. 'lab.create'. */
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  /** JSON text. */
+  details: Generated<string>;
+}
+
+export interface Database {
+  hosts: HostTable;
+  profiles: ProfileTable;
+  versions: VersionTable;
+  labs: LabTable;
+  lab_profiles: LabProfileTable;
+  profile_hosts: ProfileHostTable;
+  terminals: TerminalTable;
+  vms: VmTable;
+  admin_sessions: AdminSessionTable;
+  users: UserTable;
+  user_labs: UserLabTable;
+  api_tokens: ApiTokenTable;
+  web_sessions: WebSessionTable;
+  audit_events: AuditEventTable;
+}
+
+export type Host = Selectable<HostTable>;
+export type NewHost = Insertable<HostTable>;
+export type HostUpdate = Updateable<HostTable>;
+export type Profile = Selectable<ProfileTable>;
+export type NewProfile = Insertable<ProfileTable>;
+export type ProfileUpdate = Updateable<ProfileTable>;
+export type Version = Selectable<VersionTable>;
+export type NewVersion = Insertable<VersionTable>;
+export type VersionUpdate = Updateable<VersionTable>;
+export type Lab = Selectable<LabTable>;
+export type NewLab = Insertable<LabTable>;
+export type LabUpdate = Updateable<LabTable>;
+export type LabProfile = Selectable<LabProfileTable>;
+export type NewLabProfile = Insertable<LabProfileTable>;
+export type ProfileHost = Selectable<ProfileHostTable>;
+export type NewProfileHost = Insertable<ProfileHostTable>;
+export type Terminal = Selectable<TerminalTable>;
+export type NewTerminal = Insertable<TerminalTable>;
+export type TerminalUpdate = Updateable<TerminalTable>;
+export type Vm = Selectable<VmTable>;
+export type NewVm = Insertable<VmTable>;
+export type VmUpdate = Updateable<VmTable>;
+export type AdminSession = Selectable<AdminSessionTable>;
+export type NewAdminSession = Insertable<AdminSessionTable>;
+export type AdminSessionUpdate = Updateable<AdminSessionTable>;
+export type User = Selectable<UserTable>;
+export type NewUser = Insertable<UserTable>;
+export type UserUpdate = Updateable<UserTable>;
+export type UserLab = Selectable<UserLabTable>;
+export type NewUserLab = Insertable<UserLabTable>;
+export type ApiToken = Selectable<ApiTokenTable>;
+export type NewApiToken = Insertable<ApiTokenTable>;
+export type ApiTokenUpdate = Updateable<ApiTokenTable>;
+export type WebSession = Selectable<WebSessionTable>;
+export type NewWebSession = Insertable<WebSessionTable>;
+export type WebSessionUpdate = Updateable<WebSessionTable>;
+export type AuditEvent = Selectable<AuditEventTable>;
+export type NewAuditEvent = Insertable<AuditEventTable>;
