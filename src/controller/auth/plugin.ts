@@ -2,7 +2,7 @@
 // onRoute refuses a route without a rule (the app does not start), onRequest finds the
 // caller and applies role rules (401/403 before the input is even parsed), preHandler
 // applies lab-scoped rules, which may need the validated body.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify';
 import type {} from '@fastify/cookie';
 import fp from 'fastify-plugin';
 import type { Kysely } from 'kysely';
@@ -21,6 +21,8 @@ export interface RegisteredRoute {
   readonly method: string;
   readonly url: string;
   readonly config: { auth?: AuthRule };
+  /** The route's input schemas, so tests can derive bad input for every route. */
+  readonly schema: FastifySchema | undefined;
 }
 
 declare module 'fastify' {
@@ -73,7 +75,12 @@ export const authPlugin = fp<AuthOptions>(async (app: FastifyInstance, options) 
     route.config ??= {};
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods)
-      routes.push({ method: String(method), url: route.url, config: route.config });
+      routes.push({
+        method: String(method),
+        url: route.url,
+        config: route.config,
+        schema: route.schema,
+      });
   });
   app.addHook('onReady', async () => {
     const missing = routes.filter((route) => route.config.auth === undefined);

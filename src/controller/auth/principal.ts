@@ -53,6 +53,7 @@ export async function principalFromToken(
     role: row.role as Role,
     language: row.language,
     via: 'token',
+    tokenId: row.tokenId,
   };
 }
 

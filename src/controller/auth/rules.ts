@@ -40,6 +40,8 @@ export interface Principal {
   readonly language: string | null;
   readonly via: 'session' | 'token';
   readonly sessionId?: string;
+  /** The API token used, so logout can revoke it. */
+  readonly tokenId?: string;
   readonly csrfToken?: string;
 }
 

@@ -7,7 +7,8 @@ import { SESSION_COOKIE, SESSION_LIFETIME_MS } from '../auth/principal.js';
 import { rule } from '../auth/rules.js';
 import { actorOf, type RouteContext } from '../context.js';
 import { errors, Language, Name, Nullable, Password, Ref, Strict, Username } from '../schemas.js';
-import { audit } from '../services/audit.js';
+import { audit, type Actor } from '../services/audit.js';
+import type { User } from '../../db/schema.js';
 import {
   checkCredentials,
   createToken,
@@ -18,6 +19,20 @@ import {
 import { principalOf } from '../auth/principal.js';
 
 const Credentials = { username: Username, password: Password };
+
+/** The user who just proved who they are, as the actor of what the login creates. */
+function actorFor(request: FastifyRequest, user: User): Actor {
+  return {
+    principal: {
+      userId: user.id,
+      username: user.username,
+      role: user.role,
+      language: user.language,
+      via: 'token',
+    },
+    source: request.ip,
+  };
+}
 
 export function authRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -53,7 +68,7 @@ export function authRoutes(app: FastifyInstance, ctx: RouteContext): void {
     },
     handler: async (request, reply) => {
       const user = await login(request, request.body.username, request.body.password);
-      const session = await openSession(ctx.db, user, request.ip, ctx.now());
+      const session = await openSession(ctx.db, actorFor(request, user), user, ctx.now());
       reply.setCookie(SESSION_COOKIE, session.secret, {
         httpOnly: true,
         sameSite: 'strict',
@@ -78,8 +93,23 @@ export function authRoutes(app: FastifyInstance, ctx: RouteContext): void {
     },
     handler: async (request, reply) => {
       const principal = principalOf(request);
-      if (principal.sessionId !== undefined)
-        await ctx.db.deleteFrom('web_sessions').where('id', '=', principal.sessionId).execute();
+      // Ends what the caller used: the session, or the API token (the summary promises both).
+      await ctx.db.transaction().execute(async (tx) => {
+        if (principal.sessionId !== undefined)
+          await tx.deleteFrom('web_sessions').where('id', '=', principal.sessionId).execute();
+        if (principal.tokenId !== undefined)
+          await tx.deleteFrom('api_tokens').where('id', '=', principal.tokenId).execute();
+        await audit(
+          tx,
+          actorOf(request),
+          {
+            action: principal.via === 'session' ? 'session.close' : 'token.revoke',
+            targetType: 'user',
+            targetId: principal.userId,
+          },
+          ctx.now(),
+        );
+      });
       reply.clearCookie(SESSION_COOKIE, { path: '/' });
       return reply.code(204).send(null);
     },
@@ -122,16 +152,7 @@ export function authRoutes(app: FastifyInstance, ctx: RouteContext): void {
     },
     handler: async (request, reply) => {
       const user = await login(request, request.body.username, request.body.password);
-      const actor = {
-        principal: {
-          userId: user.id,
-          username: user.username,
-          role: user.role,
-          language: user.language,
-          via: 'token' as const,
-        },
-        source: request.ip,
-      };
+      const actor = actorFor(request, user);
       return reply
         .code(201)
         .send(await createToken(ctx.db, actor, user, request.body.name ?? 'cli', ctx.now()));

@@ -142,12 +142,17 @@ export function profileRoutes(app: FastifyInstance, ctx: RouteContext): void {
               ...columns(request.body),
             })
             .execute();
-          await audit(tx, actorOf(request), {
-            action: 'profile.create',
-            targetType: 'profile',
-            targetId: id,
-            details: { ...request.body },
-          });
+          await audit(
+            tx,
+            actorOf(request),
+            {
+              action: 'profile.create',
+              targetType: 'profile',
+              targetId: id,
+              details: { ...request.body },
+            },
+            ctx.now(),
+          );
         });
       } catch (error) {
         if (isUniqueViolation(error))
@@ -187,12 +192,17 @@ export function profileRoutes(app: FastifyInstance, ctx: RouteContext): void {
             .set({ ...columns(request.body), updated_at: ctx.now().toISOString() })
             .where('id', '=', profile.id)
             .execute();
-          await audit(tx, actorOf(request), {
-            action: 'profile.update',
-            targetType: 'profile',
-            targetId: profile.id,
-            details: { ...request.body },
-          });
+          await audit(
+            tx,
+            actorOf(request),
+            {
+              action: 'profile.update',
+              targetType: 'profile',
+              targetId: profile.id,
+              details: { ...request.body },
+            },
+            ctx.now(),
+          );
         });
       } catch (error) {
         if (isUniqueViolation(error))
@@ -219,12 +229,17 @@ export function profileRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const profile = await findProfile(ctx.db, request.params.profile);
       await ctx.db.transaction().execute(async (tx) => {
         await tx.deleteFrom('profiles').where('id', '=', profile.id).execute();
-        await audit(tx, actorOf(request), {
-          action: 'profile.delete',
-          targetType: 'profile',
-          targetId: profile.id,
-          details: { name: profile.name },
-        });
+        await audit(
+          tx,
+          actorOf(request),
+          {
+            action: 'profile.delete',
+            targetType: 'profile',
+            targetId: profile.id,
+            details: { name: profile.name },
+          },
+          ctx.now(),
+        );
       });
       return reply.code(204).send(null);
     },

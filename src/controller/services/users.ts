@@ -252,28 +252,32 @@ export async function checkCredentials(
   return ok && user !== undefined && user.disabled === 0 ? user : undefined;
 }
 
+/** A web session for user; the login is audited (who logged in, from where). */
 export async function openSession(
   db: Kysely<Database>,
+  actor: Actor,
   user: User,
-  ip: string,
   now: Date,
 ): Promise<{ secret: string; csrfToken: string; expiresAt: Date }> {
   const secret = newSecret();
   const csrfToken = newSecret();
   const expiresAt = new Date(now.getTime() + SESSION_LIFETIME_MS);
-  await db
-    .insertInto('web_sessions')
-    .values({
-      id: randomUUID(),
-      user_id: user.id,
-      token_hash: hashSecret(secret),
-      csrf_token: csrfToken,
-      ip,
-      created_at: now.toISOString(),
-      last_seen_at: now.toISOString(),
-      expires_at: expiresAt.toISOString(),
-    })
-    .execute();
+  await db.transaction().execute(async (tx) => {
+    await tx
+      .insertInto('web_sessions')
+      .values({
+        id: randomUUID(),
+        user_id: user.id,
+        token_hash: hashSecret(secret),
+        csrf_token: csrfToken,
+        ip: actor.source,
+        created_at: now.toISOString(),
+        last_seen_at: now.toISOString(),
+        expires_at: expiresAt.toISOString(),
+      })
+      .execute();
+    await audit(tx, actor, { action: 'session.open', targetType: 'user', targetId: user.id }, now);
+  });
   return { secret, csrfToken, expiresAt };
 }
 

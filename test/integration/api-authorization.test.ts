@@ -1,0 +1,315 @@
+// Invariant 7: every API route has an explicit authorization rule, and the app applies it.
+// The routes come from the app itself (app.registeredRoutes), not from a list kept here,
+// so a new route is checked the day it is added.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { buildApp } from '../../src/controller/app.js';
+import type { RegisteredRoute } from '../../src/controller/auth/plugin.js';
+import { roleAtLeast, roles } from '../../src/controller/auth/rules.js';
+import { addTerminal } from '../../src/controller/services/terminals.js';
+import {
+  createApiFixture,
+  fillPath,
+  problem,
+  snapshot,
+  type ApiFixture,
+  type ApiUser,
+} from '../helpers/api.js';
+import { dialects } from '../helpers/databases.js';
+
+const MISSING = 'no-such-thing';
+const missingParams = new Proxy({} as Record<string, string>, {
+  get: (_target, name) => (name === '*' ? 'index.html' : MISSING),
+});
+
+/** Only these are open to anyone; everything else needs a login. */
+function expectedPublic(route: RegisteredRoute): boolean {
+  if (route.url === '/api/docs' || route.url.startsWith('/api/docs/')) return true;
+  const key = `${route.method} ${route.url}`;
+  return [
+    'POST /api/v1/auth/login',
+    'POST /api/v1/auth/tokens',
+    'GET /api/v1/health',
+    'HEAD /api/v1/health',
+  ].includes(key);
+}
+
+const hasBody = (route: RegisteredRoute) => route.schema?.body !== undefined;
+const describeRoute = (route: RegisteredRoute) => `${route.method} ${route.url}`;
+
+let macCounter = 0;
+const nextMac = () => `52:54:00:00:0a:${(macCounter++ % 256).toString(16).padStart(2, '0')}`;
+
+for (const dialect of dialects) {
+  describe(`authorization on ${dialect.name}`, () => {
+    let f: ApiFixture;
+    before(async () => (f = await createApiFixture(dialect)));
+    after(() => f?.close());
+    const routes = () => f.app.registeredRoutes;
+    const asUser = (route: RegisteredRoute, user: ApiUser | undefined, url?: string) =>
+      f.request({
+        method: route.method as 'GET',
+        url: url ?? fillPath(route.url, missingParams),
+        ...(user === undefined ? {} : { as: user }),
+        ...(hasBody(route) ? { payload: {} } : {}),
+      });
+
+    it('every route has a rule, and exactly the expected ones are public', () => {
+      assert.ok(routes().length > 40, 'the routes were found');
+      const publicRoutes = routes().filter((route) => route.config.auth?.access === 'public');
+      for (const route of routes()) {
+        assert.ok(route.config.auth, `${describeRoute(route)} has a rule`);
+        assert.equal(
+          route.config.auth.access === 'public',
+          expectedPublic(route),
+          `${describeRoute(route)} is ${route.config.auth.access}`,
+        );
+      }
+      assert.ok(publicRoutes.some((route) => route.url === '/api/docs/json'));
+      assert.ok(publicRoutes.some((route) => route.url === '/api/v1/auth/login'));
+    });
+
+    it('anonymous callers get 401 AUTH_REQUIRED on every non-public route', async () => {
+      let checked = 0;
+      for (const route of routes()) {
+        if (route.config.auth?.access === 'public') continue;
+        for (const headers of [
+          {},
+          { authorization: 'Bearer lvt_forged' },
+          { cookie: 'labvirt_session=forged' },
+        ]) {
+          const response = await f.request({
+            method: route.method as 'GET',
+            url: fillPath(route.url, missingParams),
+            headers,
+            ...(hasBody(route) ? { payload: {} } : {}),
+          });
+          if (route.method === 'HEAD') {
+            assert.equal(response.statusCode, 401, describeRoute(route));
+            assert.match(String(response.headers['content-type']), /problem\+json/);
+          } else problem(response, 401, 'AUTH_REQUIRED', describeRoute(route));
+          checked++;
+        }
+      }
+      assert.ok(checked > 100);
+    });
+
+    it('public routes answer anonymous callers', async () => {
+      for (const route of routes()) {
+        if (route.config.auth?.access !== 'public') continue;
+        const response = await asUser(route, undefined);
+        assert.ok(
+          ![401, 403].includes(response.statusCode) && response.statusCode < 500,
+          `${describeRoute(route)} → ${response.statusCode}`,
+        );
+      }
+    });
+
+    it('a role below the rule gets 403 FORBIDDEN, before its input is even read', async () => {
+      let checked = 0;
+      for (const route of routes()) {
+        const auth = route.config.auth;
+        if (auth === undefined || auth.access === 'public') continue;
+        const minimum = auth.access === 'role' ? auth.role : 'operator';
+        for (const role of roles) {
+          if (roleAtLeast(role, minimum)) continue;
+          const user = Object.values(f.users).find((candidate) => candidate.role === role)!;
+          const before = await snapshot(f.database);
+          const response = await asUser(route, user);
+          if (route.method === 'HEAD') assert.equal(response.statusCode, 403);
+          else problem(response, 403, 'FORBIDDEN', `${role}: ${describeRoute(route)}`);
+          assert.deepEqual(await snapshot(f.database), before, describeRoute(route));
+          checked++;
+        }
+      }
+      assert.ok(checked > 15, `${checked} refusals checked`);
+    });
+
+    it('the rule’s role and those above it get past authorization', async () => {
+      for (const route of routes()) {
+        const auth = route.config.auth;
+        if (auth === undefined || auth.access !== 'role') continue;
+        for (const role of roles) {
+          if (!roleAtLeast(role, auth.role)) continue;
+          // A token of its own: POST /auth/logout revokes the token it is called with.
+          const user = await f.freshToken(
+            Object.values(f.users).find((candidate) => candidate.role === role)!,
+          );
+          const response = await asUser(route, user);
+          assert.ok(
+            ![401, 403].includes(response.statusCode) && response.statusCode < 500,
+            `${role}: ${describeRoute(route)} → ${response.statusCode} ${response.body}`,
+          );
+        }
+      }
+    });
+
+    describe('lab-scoped routes', () => {
+      // A valid request about a lab, per lab-scoped route; the test below fails when a
+      // lab-scoped route is added without a case here.
+      const cases: Record<
+        string,
+        (lab: string) => Promise<{ url: string; payload?: Record<string, unknown> }>
+      > = {
+        'POST /api/v1/terminals': async (lab) => ({
+          url: '/api/v1/terminals',
+          payload: { mac: nextMac(), lab },
+        }),
+        'PATCH /api/v1/terminals/:terminal': async (lab) => ({
+          url: `/api/v1/terminals/${await terminalIn(lab)}`,
+          payload: { name: 'renamed' },
+        }),
+        'DELETE /api/v1/terminals/:terminal': async (lab) => ({
+          url: `/api/v1/terminals/${await terminalIn(lab)}`,
+        }),
+      };
+      async function terminalIn(lab: string): Promise<string> {
+        const actor = { principal: undefined, source: 'test' };
+        return (await addTerminal(f.database.db, actor, { mac: nextMac(), lab }, new Date())).id;
+      }
+      const labRoutes = () => routes().filter((route) => route.config.auth?.access === 'lab');
+
+      it('every lab-scoped route has a case here', () => {
+        assert.deepEqual(labRoutes().map(describeRoute).sort(), Object.keys(cases).sort());
+      });
+
+      it('an operator of another lab gets 403 LAB_FORBIDDEN and nothing changes', async () => {
+        for (const route of labRoutes()) {
+          const request = await cases[describeRoute(route)]!(f.labs.mine.name);
+          const before = await snapshot(f.database);
+          const response = await f.request({
+            method: route.method as 'POST',
+            ...request,
+            as: f.users.otherOperator,
+          });
+          problem(response, 403, 'LAB_FORBIDDEN', describeRoute(route));
+          assert.deepEqual(await snapshot(f.database), before);
+        }
+      });
+
+      it('the operator granted the lab, and any admin, may', async () => {
+        for (const route of labRoutes()) {
+          for (const user of [f.users.operator, f.users.admin]) {
+            for (const lab of [f.labs.mine.name, f.labs.mine.id]) {
+              const request = await cases[describeRoute(route)]!(lab);
+              const response = await f.request({
+                method: route.method as 'POST',
+                ...request,
+                as: user,
+              });
+              assert.ok(
+                response.statusCode >= 200 && response.statusCode < 300,
+                `${user.username}: ${describeRoute(route)} → ${response.statusCode} ${response.body}`,
+              );
+            }
+          }
+          // The admin, in a lab no operator here is granted.
+          const request = await cases[describeRoute(route)]!(f.labs.other.name);
+          const response = await f.request({
+            method: route.method as 'POST',
+            ...request,
+            as: f.users.admin,
+          });
+          assert.ok(response.statusCode < 300, response.body);
+        }
+      });
+
+      it('an operator cannot move a terminal out of their lab, nor un-enrol it', async () => {
+        const terminal = await terminalIn(f.labs.mine.name);
+        for (const lab of [f.labs.other.name, null]) {
+          const before = await snapshot(f.database);
+          const response = await f.request({
+            method: 'PATCH',
+            url: `/api/v1/terminals/${terminal}`,
+            payload: { lab },
+            as: f.users.operator,
+          });
+          problem(response, 403, undefined, `move to ${lab}`);
+          assert.deepEqual(await snapshot(f.database), before);
+        }
+        const moved = await f.request({
+          method: 'PATCH',
+          url: `/api/v1/terminals/${terminal}`,
+          payload: { lab: f.labs.other.name },
+          as: f.users.admin,
+        });
+        assert.equal(moved.statusCode, 200, moved.body);
+        assert.equal(moved.json<{ lab: string }>().lab, f.labs.other.name);
+      });
+
+      it('operator lab grants are managed through the users API', async () => {
+        const terminal = await terminalIn(f.labs.other.name);
+        const tryRename = () =>
+          f.request({
+            method: 'PATCH',
+            url: `/api/v1/terminals/${terminal}`,
+            payload: { name: 'granted' },
+            as: f.users.operator,
+          });
+        problem(await tryRename(), 403, 'LAB_FORBIDDEN');
+        const grant = await f.request({
+          method: 'PATCH',
+          url: `/api/v1/users/${f.users.operator.username}`,
+          payload: { labs: [f.labs.mine.name, f.labs.other.name] },
+          as: f.users.admin,
+        });
+        assert.equal(grant.statusCode, 200, grant.body);
+        assert.deepEqual(grant.json<{ labs: string[] }>().labs, ['lab-mine', 'lab-other']);
+        assert.equal((await tryRename()).statusCode, 200);
+        const revoke = await f.request({
+          method: 'PATCH',
+          url: `/api/v1/users/${f.users.operator.username}`,
+          payload: { labs: [f.labs.mine.name] },
+          as: f.users.admin,
+        });
+        assert.equal(revoke.statusCode, 200, revoke.body);
+        problem(await tryRename(), 403, 'LAB_FORBIDDEN');
+      });
+    });
+
+    it('an unknown route is a 404 problem', async () => {
+      problem(await f.request({ method: 'GET', url: '/api/v1/nothing' }), 404, 'ROUTE_NOT_FOUND');
+    });
+  });
+}
+
+describe('routes without a rule', () => {
+  it('an app with a route lacking an authorization rule refuses to start', async () => {
+    const database = await dialects[0]!.create();
+    try {
+      const app = await buildApp({ db: database.db });
+      app.get('/api/v1/forgotten', async () => ({ secret: true }));
+      await app.register(
+        async (child) => {
+          child.post('/also-forgotten', async () => ({}));
+        },
+        { prefix: '/api/v1/nested' },
+      );
+      await assert.rejects(
+        async () => void (await app.ready()),
+        (error: Error) => {
+          assert.match(error.message, /without an authorization rule/);
+          assert.match(error.message, /GET \/api\/v1\/forgotten/);
+          assert.match(error.message, /POST \/api\/v1\/nested\/also-forgotten/);
+          return true;
+        },
+      );
+      await app.close().catch(() => undefined);
+    } finally {
+      await database.drop();
+    }
+  });
+
+  it('the same app with a rule on the route starts', async () => {
+    const database = await dialects[0]!.create();
+    try {
+      const app = await buildApp({ db: database.db });
+      app.get('/api/v1/remembered', { config: { auth: { access: 'public' } } }, async () => ({}));
+      await app.ready();
+      assert.equal((await app.inject({ url: '/api/v1/remembered' })).statusCode, 200);
+      await app.close();
+    } finally {
+      await database.drop();
+    }
+  });
+});
