@@ -3,11 +3,13 @@
 // (Node 20's --test takes no globs, and given a directory it would also run every
 // helper module under a "test" folder as if it were a test file.)
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 function testFiles(dir) {
+  // A single test file may be named too.
+  if (dir.endsWith('.test.js') && statSync(dir).isFile()) return [dir];
   return readdirSync(dir, { withFileTypes: true })
     .flatMap((entry) => {
       const path = join(dir, entry.name);

@@ -88,6 +88,9 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
     );
   });
 
+  // The API speaks JSON only: a text/plain body (which a cross-site form may send without
+  // a CORS preflight) is refused as an unsupported media type, not parsed into a string.
+  app.removeContentTypeParser('text/plain');
   await app.register(cookie);
   await app.register(authPlugin, { db: ctx.db, now: ctx.now });
   app.addSchema(ProblemSchema);

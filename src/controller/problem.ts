@@ -26,7 +26,28 @@ function fieldName(path: string, child?: unknown): string {
     .join('');
 }
 
-export function validationError(error: AjvError, context: string | undefined): LabvirtError {
+/**
+ * Every value a union of constants allows at this path. Ajv reports a failed anyOf branch
+ * by branch, so the first error alone would say "role must be one of: admin".
+ */
+function allowedAt(errors: readonly AjvError[], path: string): string {
+  const values = errors
+    .filter((error) => error.instancePath === path)
+    .flatMap((error) =>
+      error.keyword === 'const'
+        ? [error.params['allowedValue']]
+        : error.keyword === 'enum' && Array.isArray(error.params['allowedValues'])
+          ? (error.params['allowedValues'] as unknown[])
+          : [],
+    );
+  return [...new Set(values.map(String))].join(', ');
+}
+
+export function validationError(
+  error: AjvError,
+  context: string | undefined,
+  all: readonly AjvError[] = [error],
+): LabvirtError {
   const prefix = context === 'querystring' ? 'query.' : context === 'params' ? 'path.' : '';
   const p = error.params;
   const field = prefix + fieldName(error.instancePath);
@@ -59,11 +80,8 @@ export function validationError(error: AjvError, context: string | undefined): L
     case 'maxProperties':
       return make('FIELD_TOO_MANY', { limit: Number(p['limit']) });
     case 'enum':
-      return make('FIELD_NOT_ALLOWED', {
-        allowed: Array.isArray(p['allowedValues']) ? p['allowedValues'].join(', ') : '',
-      });
     case 'const':
-      return make('FIELD_NOT_ALLOWED', { allowed: String(p['allowedValue']) });
+      return make('FIELD_NOT_ALLOWED', { allowed: allowedAt(all, error.instancePath) });
     default:
       return make('FIELD_INVALID', {});
   }
@@ -77,7 +95,7 @@ export function toLabvirtError(error: unknown, requestId: string): LabvirtError 
     validationContext?: string;
   };
   if (Array.isArray(fastify.validation) && fastify.validation[0] !== undefined) {
-    return validationError(fastify.validation[0], fastify.validationContext);
+    return validationError(fastify.validation[0], fastify.validationContext, fastify.validation);
   }
   switch (fastify.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':

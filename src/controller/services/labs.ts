@@ -35,13 +35,15 @@ export function checkTimezone(timezone: string): string {
   }
 }
 
-export async function findLab(db: Kysely<Database>, ref: string): Promise<Lab> {
+/** The lab by id or name; `field` names the input it came from, for the 404 problem. */
+export async function findLab(db: Kysely<Database>, ref: string, field?: string): Promise<Lab> {
   const lab = await db
     .selectFrom('labs')
     .selectAll()
     .where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)]))
     .executeTakeFirst();
-  if (lab === undefined) throw new LabvirtError('LAB_NOT_FOUND', { lab: ref });
+  if (lab === undefined)
+    throw new LabvirtError('LAB_NOT_FOUND', { lab: ref }, field === undefined ? {} : { field });
   return lab;
 }
 

@@ -81,7 +81,7 @@ export async function addTerminal(
   now: Date,
 ): Promise<TerminalView> {
   const mac = normalizeMac(input.mac);
-  const lab = await findLab(db, input.lab);
+  const lab = await findLab(db, input.lab, 'lab');
   const id = randomUUID();
   try {
     await db.transaction().execute(async (tx) => {
@@ -137,7 +137,7 @@ export async function updateTerminal(
       ? undefined
       : changes.lab === null
         ? null
-        : (await findLab(db, changes.lab)).id;
+        : (await findLab(db, changes.lab, 'lab')).id;
   await db.transaction().execute(async (tx) => {
     await tx
       .updateTable('terminals')

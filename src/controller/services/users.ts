@@ -65,7 +65,7 @@ export async function showUser(db: Kysely<Database>, ref: string): Promise<UserV
 
 async function labIds(db: Kysely<Database>, labs: readonly string[]): Promise<string[]> {
   const ids: string[] = [];
-  for (const lab of labs) ids.push((await findLab(db, lab)).id);
+  for (const lab of labs) ids.push((await findLab(db, lab, 'labs')).id);
   return [...new Set(ids)];
 }
 
