@@ -1,51 +1,97 @@
 // The `labvirt` command. Exit codes: 0 done, 1 failed, 2 bad input (nothing was changed).
+// Every message is in the user's language (LC_ALL, LC_MESSAGES, LANG, LANGUAGE).
 import { Command, CommanderError } from 'commander';
-import { formatMessage, isLabvirtError } from '../domain/errors.js';
+import { isLabvirtError } from '../domain/errors.js';
+import { localeFromEnv, translateError, translator, type Translator } from '../i18n/translator.js';
+import { CliMessageError, EXIT_FAILURE, EXIT_USAGE } from './cli-error.js';
 import { cmdlineCommand } from './commands/cmdline.js';
+import { hostCommand } from './commands/host.js';
+import { labCommand } from './commands/lab.js';
+import { loginCommand } from './commands/login.js';
 import { runCommand } from './commands/run.js';
+import { serverCommand } from './commands/server.js';
+import { terminalCommand } from './commands/terminal.js';
+import { userCommand } from './commands/user.js';
+import type { CliContext } from './context.js';
 import { processIo, type CliIo } from './io.js';
+import type { PasswordInput } from './password-stdin.js';
+import { usageError } from './usage-errors.js';
 
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
+export { EXIT_FAILURE, EXIT_USAGE };
 
-/** Commander's usage errors (and its "Did you mean" hint) as one line, like ours. */
-function oneLine(text: string): string {
-  return `labvirt: ${text.trim().split('\n').join(' ')}\n`;
+export interface MainOptions {
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly stdin?: PasswordInput;
 }
 
-export function buildProgram(io: CliIo = processIo): Command {
+/** Exit on errors instead of process.exit, and let main() print them, in every subcommand. */
+function quietErrors(command: Command, io: CliIo): void {
+  command.exitOverride().configureOutput({
+    writeOut: (text) => io.out(text),
+    writeErr: (text) => io.err(text),
+    outputError: () => undefined,
+  });
+  for (const sub of command.commands) quietErrors(sub, io);
+}
+
+export function buildProgram(io: CliIo = processIo, options: MainOptions = {}): Command {
+  const env = options.env ?? process.env;
+  const tr = translator(localeFromEnv(env));
+  const ctx: CliContext = { io, tr, env, stdin: options.stdin ?? process.stdin };
   const program = new Command('labvirt')
-    .description('LabVirt: a computer lab’s desktops as KVM/QEMU virtual machines')
-    .version('0.1.0')
-    .exitOverride()
-    .configureOutput({
-      writeOut: (text) => io.out(text),
-      writeErr: (text) => io.err(text),
-      outputError: (text) => io.err(oneLine(text)),
-    });
-  for (const command of [cmdlineCommand(io), runCommand(io)]) {
-    program.addCommand(
-      command.exitOverride().configureOutput({ outputError: (text) => io.err(oneLine(text)) }),
-    );
+    .description(tr.t('LabVirt: a computer lab’s desktops as KVM/QEMU virtual machines'))
+    .version('0.1.0');
+  for (const command of [
+    serverCommand(ctx),
+    userCommand(ctx),
+    loginCommand(ctx),
+    labCommand(ctx),
+    terminalCommand(ctx),
+    hostCommand(ctx),
+    cmdlineCommand(io),
+    runCommand(io),
+  ]) {
+    program.addCommand(command);
   }
+  quietErrors(program, io);
   return program;
 }
 
-export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+/** "labvirt: error: MESSAGE", one line. */
+export function errorLine(tr: Translator, message: string): string {
+  return `labvirt: ${tr.t('error: {message}', { message: message.split('\n').join(' ') })}\n`;
+}
+
+export async function main(
+  argv: readonly string[],
+  io: CliIo = processIo,
+  options: MainOptions = {},
+): Promise<number> {
+  const tr = translator(localeFromEnv(options.env ?? process.env));
   try {
-    await buildProgram(io).parseAsync(argv, { from: 'user' });
+    await buildProgram(io, options).parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) {
-      // --help and --version "fail" with exit code 0; a usage error is ours to number.
-      return error.exitCode === 0 ? 0 : EXIT_USAGE;
+      // --help and --version "fail" with exit code 0; help shown for a missing command too.
+      if (error.exitCode === 0) return 0;
+      if (error.code === 'commander.help' || error.code === 'commander.helpDisplayed')
+        return EXIT_USAGE;
+      io.err(errorLine(tr, translateError(usageError(error), tr)));
+      return EXIT_USAGE;
     }
     if (isLabvirtError(error)) {
-      io.err(`labvirt: error: ${formatMessage(error.code, error.params)}\n`);
+      io.err(errorLine(tr, translateError(error, tr)));
       return error.isUserError ? EXIT_USAGE : EXIT_FAILURE;
     }
+    if (error instanceof CliMessageError) {
+      io.err(errorLine(tr, error.message));
+      return error.exitCode;
+    }
     io.err(
-      `labvirt: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      `labvirt: ${tr.t('internal error: {message}', {
+        message: error instanceof Error ? (error.stack ?? error.message) : String(error),
+      })}\n`,
     );
     return EXIT_FAILURE;
   }

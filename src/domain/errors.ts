@@ -153,6 +153,59 @@ const catalogue = {
   INTERNAL: { status: 500, message: 'internal error (see the server log, request {requestId})' },
   DATABASE_UNAVAILABLE: { status: 503, message: 'the database cannot be reached: {detail}' },
   VM_STOP_FAILED: { status: 500, message: 'VM "{name}" did not stop: {detail}' },
+  // The command line: usage, the server command, login and the commands over the API
+  USAGE_UNKNOWN_OPTION: { status: 400, message: 'unknown option {option}' },
+  USAGE_UNKNOWN_COMMAND: { status: 400, message: 'unknown command {command}' },
+  USAGE_MISSING_ARGUMENT: { status: 400, message: 'missing argument {argument}' },
+  USAGE_OPTION_VALUE_MISSING: { status: 400, message: 'option {option} needs a value' },
+  USAGE_OPTION_REQUIRED: { status: 400, message: 'option {option} is required' },
+  USAGE_TOO_MANY_ARGUMENTS: {
+    status: 400,
+    message: 'too many arguments: {command} takes {expected}, got {received}',
+  },
+  USAGE_INVALID: { status: 400, message: 'the command line is not valid (see --help): {detail}' },
+  LISTEN_INVALID: {
+    status: 400,
+    message: '--listen "{value}" is not valid: use HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080',
+  },
+  LISTEN_FAILED: { status: 500, message: 'cannot listen on {address}: {reason}' },
+  TLS_INCOMPLETE: { status: 400, message: '--tls-cert and --tls-key must be given together' },
+  TRUST_PROXY_INVALID: {
+    status: 400,
+    message:
+      '--trust-proxy "{value}" is not valid: give a number of proxy hops or a comma-separated list of addresses or CIDR ranges',
+  },
+  PASSWORD_STDIN_REQUIRED: {
+    status: 400,
+    message: 'give the password on standard input with --password-stdin',
+  },
+  PASSWORD_STDIN_EMPTY: { status: 400, message: 'no password was given on standard input' },
+  PASSWORD_STDIN_CURRENT: {
+    status: 400,
+    message:
+      'to change your own password, give two lines on standard input: the current password, then the new one',
+  },
+  USERNAME_INVALID: {
+    status: 400,
+    message:
+      'user name "{name}" is not valid: use 1-64 letters, digits, "_", ".", "@" or "-", starting with a letter or digit',
+  },
+  ROLE_UNKNOWN: { status: 400, message: 'unknown role "{role}": use admin, operator or viewer' },
+  URL_INVALID: {
+    status: 400,
+    message: 'URL "{url}" is not valid: use http://HOST:PORT or https://HOST:PORT',
+  },
+  NOT_LOGGED_IN: {
+    status: 400,
+    message:
+      'no server to talk to: run labvirt login URL --user NAME --password-stdin, or set LABVIRT_URL and LABVIRT_TOKEN',
+  },
+  CONFIG_INVALID: { status: 400, message: 'the configuration file {path} is not valid: {reason}' },
+  SERVER_UNREACHABLE: { status: 503, message: 'cannot reach {url}: {reason}' },
+  SERVER_ANSWER_INVALID: {
+    status: 502,
+    message: '{url} answered HTTP {status}, which is not a LabVirt API answer',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof catalogue;

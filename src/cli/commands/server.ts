@@ -1,0 +1,123 @@
+// `labvirt server`: the controller on embedded defaults (SQLite under ./data, 127.0.0.1:8080,
+// the local host's agent in-process). Runs until SIGINT/SIGTERM; VMs keep running after it.
+import { readFile } from 'node:fs/promises';
+import { basename, isAbsolute, relative, resolve } from 'node:path';
+import { Command } from 'commander';
+import { LabvirtError } from '../../domain/errors.js';
+import { fileError } from '../../system/file-errors.js';
+import type { CliContext } from '../context.js';
+import { DEFAULT_LISTEN, parseListen, parseTrustProxy } from '../listen.js';
+import { textLogStream } from '../log-format.js';
+
+interface ServerFlags {
+  data: string;
+  listen: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  trustProxy?: string;
+  secureCookies?: boolean;
+  logFormat?: string;
+  logLevel: string;
+}
+
+/** How the first-admin hint names this program: "bin/labvirt" when run from the checkout. */
+export function programName(script: string | undefined, cwd: string): string {
+  if (script === undefined || basename(script) !== 'labvirt') return 'labvirt';
+  const path = relative(cwd, script);
+  return path !== '' && !path.startsWith('..') && !isAbsolute(path) && path.includes('/')
+    ? path
+    : 'labvirt';
+}
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+
+export function serverCommand(ctx: CliContext): Command {
+  const { tr, io } = ctx;
+  return new Command('server')
+    .description(
+      tr.t('run the controller: the REST API, the database and this machine’s host agent'),
+    )
+    .option(
+      '--data <DIR>',
+      tr.t('data directory: the SQLite file and the VMs’ run directory'),
+      'data',
+    )
+    .option(
+      '--listen <HOST:PORT>',
+      tr.t('the address to listen on (port 0: any free port)'),
+      DEFAULT_LISTEN,
+    )
+    .option('--tls-cert <FILE>', tr.t('serve HTTPS with this certificate (PEM)'))
+    .option('--tls-key <FILE>', tr.t('the private key of --tls-cert (PEM)'))
+    .option(
+      '--trust-proxy <PROXIES>',
+      tr.t(
+        'trust X-Forwarded-* from these reverse proxies: a hop count or addresses/CIDRs, comma-separated',
+      ),
+    )
+    .option(
+      '--secure-cookies',
+      tr.t('mark session cookies Secure (behind a TLS-terminating proxy)'),
+    )
+    .option('--log-format <FORMAT>', tr.t('text or json (default: text on a terminal, else json)'))
+    .option('--log-level <LEVEL>', tr.t('fatal, error, warn, info, debug or trace'), 'info')
+    .action(async (flags: ServerFlags) => {
+      const listen = parseListen(flags.listen);
+      if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined))
+        throw new LabvirtError('TLS_INCOMPLETE');
+      const trustProxy =
+        flags.trustProxy !== undefined ? parseTrustProxy(flags.trustProxy) : undefined;
+      const format = flags.logFormat ?? (process.stdout.isTTY ? 'text' : 'json');
+      if (format !== 'text' && format !== 'json')
+        throw new LabvirtError('OPTION_INVALID', {
+          option: '--log-format',
+          reason: tr.t('use text or json'),
+        });
+      if (!logLevels.includes(flags.logLevel))
+        throw new LabvirtError('OPTION_INVALID', {
+          option: '--log-level',
+          reason: tr.t('use fatal, error, warn, info, debug or trace'),
+        });
+      const tls =
+        flags.tlsCert !== undefined && flags.tlsKey !== undefined
+          ? {
+              cert: await readFile(flags.tlsCert).catch((error: unknown) => {
+                throw fileError(flags.tlsCert ?? '', tr.t('TLS certificate'), error);
+              }),
+              key: await readFile(flags.tlsKey).catch((error: unknown) => {
+                throw fileError(flags.tlsKey ?? '', tr.t('TLS key'), error);
+              }),
+            }
+          : undefined;
+
+      // Loaded here: the other commands start faster without the server's modules.
+      const { databaseUrlFromEnv } = await import('../../db/connect.js');
+      const { startServer } = await import('../../controller/server.js');
+      const server = await startServer({
+        dataDir: resolve(flags.data),
+        host: listen.host,
+        port: listen.port,
+        databaseUrl: databaseUrlFromEnv(ctx.env as NodeJS.ProcessEnv),
+        tls,
+        trustProxy,
+        secureCookies: flags.secureCookies === true,
+        logger: {
+          level: flags.logLevel,
+          ...(format === 'text' ? { stream: textLogStream((text) => io.out(text)) } : {}),
+        },
+        tr,
+        hint: { program: programName(process.argv[1], process.cwd()), dataDir: flags.data },
+      });
+
+      await new Promise<void>((done) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          done();
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      await server.close();
+    });
+}

@@ -1,0 +1,102 @@
+// `labvirt terminal list|add|move|remove`, over the API.
+import { Command } from 'commander';
+import { parseMac } from '../../qemu/cmdline/validate.js';
+import { apiCommand, clientFor, printJson, segment, type ApiFlags } from '../api-command.js';
+import type { CliContext } from '../context.js';
+import { formatTable } from '../table.js';
+
+export interface TerminalView {
+  readonly id: string;
+  readonly mac: string;
+  readonly name: string;
+  readonly lab: string | null;
+  readonly state: string;
+  readonly ip: string | null;
+  readonly lastSeenAt: string | null;
+  readonly createdAt: string;
+}
+
+export function terminalTable(ctx: CliContext, terminals: readonly TerminalView[]): string {
+  const { tr } = ctx;
+  return formatTable(
+    [tr.t('MAC'), tr.t('NAME'), tr.t('LAB'), tr.t('STATE'), tr.t('IP'), tr.t('LAST SEEN')],
+    terminals.map((t) => [t.mac, t.name, t.lab, t.state, t.ip, t.lastSeenAt]),
+  );
+}
+
+/** A terminal named by MAC is checked here (a clear local error); ids go as they are. */
+const terminalRef = (ref: string): string => (ref.includes(':') ? parseMac(ref) : ref);
+
+export function terminalCommand(ctx: CliContext): Command {
+  const { tr, io } = ctx;
+  const terminal = new Command('terminal').description(
+    tr.t('list, enrol, move and remove terminals'),
+  );
+
+  terminal.addCommand(
+    apiCommand('list', tr.t('list the terminals'), ctx)
+      .option('--lab <LAB>', tr.t('only the terminals of this lab'))
+      .action(async (flags: ApiFlags & { lab?: string }) => {
+        const query = flags.lab !== undefined ? `?lab=${encodeURIComponent(flags.lab)}` : '';
+        const terminals = await (
+          await clientFor(flags, ctx)
+        ).request<TerminalView[]>('GET', `/terminals${query}`);
+        if (flags.json) return printJson(ctx, terminals);
+        io.out(
+          terminals.length === 0
+            ? `${tr.t('There are no terminals.')}\n`
+            : terminalTable(ctx, terminals),
+        );
+      }),
+  );
+
+  terminal.addCommand(
+    apiCommand('add', tr.t('enrol a terminal into a lab'), ctx)
+      .argument('<MAC>', tr.t('the terminal’s MAC address, e.g. 52:54:00:12:34:56'))
+      .requiredOption('--lab <LAB>', tr.t('the lab to enrol it into'))
+      .option('--name <NAME>', tr.t('a name for it (default: from its MAC)'))
+      .action(async (mac: string, flags: ApiFlags & { lab: string; name?: string }) => {
+        const added = await (
+          await clientFor(flags, ctx)
+        ).request<TerminalView>('POST', '/terminals', {
+          mac: parseMac(mac),
+          lab: flags.lab,
+          ...(flags.name !== undefined ? { name: flags.name } : {}),
+        });
+        if (flags.json) return printJson(ctx, added);
+        io.out(
+          `${tr.t('Terminal {mac} ({name}) enrolled in lab {lab}.', { mac: added.mac, name: added.name, lab: added.lab ?? '-' })}\n`,
+        );
+      }),
+  );
+
+  terminal.addCommand(
+    apiCommand('move', tr.t('move a terminal to another lab'), ctx)
+      .argument('<TERMINAL>', tr.t('the terminal’s MAC address or id'))
+      .requiredOption('--lab <LAB>', tr.t('the lab to move it to'))
+      .action(async (ref: string, flags: ApiFlags & { lab: string }) => {
+        const moved = await (
+          await clientFor(flags, ctx)
+        ).request<TerminalView>('PATCH', `/terminals/${segment(terminalRef(ref))}`, {
+          lab: flags.lab,
+        });
+        if (flags.json) return printJson(ctx, moved);
+        io.out(
+          `${tr.t('Terminal {mac} moved to lab {lab}.', { mac: moved.mac, lab: moved.lab ?? '-' })}\n`,
+        );
+      }),
+  );
+
+  terminal.addCommand(
+    apiCommand('remove', tr.t('remove a terminal'), ctx)
+      .argument('<TERMINAL>', tr.t('the terminal’s MAC address or id'))
+      .action(async (ref: string, flags: ApiFlags) => {
+        await (
+          await clientFor(flags, ctx)
+        ).request('DELETE', `/terminals/${segment(terminalRef(ref))}`);
+        if (flags.json) return printJson(ctx, { removed: ref });
+        io.out(`${tr.t('Terminal {terminal} removed.', { terminal: ref })}\n`);
+      }),
+  );
+  return terminal;
+}

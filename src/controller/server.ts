@@ -1,0 +1,220 @@
+// `labvirt server` without the command line: opens and migrates the database, starts the
+// local host's agent in-process and registers the host, builds the app and listens.
+// Tests start it in-process; the CLI command adds flags, signals and log formatting.
+import { join } from 'node:path';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { LabvirtError } from '../domain/errors.js';
+import { migrateToLatest, openDatabase, type LabvirtDb } from '../db/index.js';
+import type { HostAgent, HostReport } from '../agent/host-agent.js';
+import { LocalAgent } from '../agent/local-agent.js';
+import { localSupervisor } from '../cli/local-host.js';
+import { listenUrl, isLoopback } from '../cli/listen.js';
+import { sourceLocale, translator, type Translator } from '../i18n/translator.js';
+import { shellJoin } from '../qemu/cmdline/shell-quote.js';
+import { buildApp } from './app.js';
+import { registerHost } from './services/hosts.js';
+
+export interface ServerOptions {
+  /** The data directory: the SQLite file (without a database URL) and the run directory. */
+  readonly dataDir: string;
+  readonly host: string;
+  /** 0 for any free port (the URL says which). */
+  readonly port: number;
+  /** A postgres:// URL; unset for SQLite in dataDir. */
+  readonly databaseUrl?: string | undefined;
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
+  readonly trustProxy?: number | readonly string[] | undefined;
+  /** Secure cookies without TLS here: for a TLS-terminating reverse proxy. */
+  readonly secureCookies?: boolean | undefined;
+  /** Fastify's (pino's) logger options; false for silence. */
+  readonly logger?: FastifyServerOptions['logger'];
+  /** The language of the log messages. */
+  readonly tr?: Translator;
+  /** How the first-admin hint names the program and the data directory. */
+  readonly hint?: { readonly program: string; readonly dataDir: string };
+  /** The host agent; the in-process LocalAgent on dataDir/run by default. */
+  readonly startAgent?: () => Promise<{ agent: HostAgent; adopted: string[] }>;
+  readonly now?: () => Date;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly database: LabvirtDb;
+  readonly hostId: string;
+  /** Stops listening, detaches the agent (VMs keep running) and closes the database. */
+  close(): Promise<void>;
+}
+
+function listenReason(error: unknown, tr: Translator): string {
+  switch ((error as NodeJS.ErrnoException).code) {
+    case 'EADDRINUSE':
+      return tr.t('the address is already in use');
+    case 'EACCES':
+      return tr.t('permission denied (ports below 1024 need privileges)');
+    case 'EADDRNOTAVAIL':
+      return tr.t('this machine has no such address');
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return tr.t('unknown host name');
+    default:
+      return (error as Error).message;
+  }
+}
+
+/** Fastify's trustProxy: a list of proxies, or a hop count as proxy-addr's (address, hop) rule. */
+function trustProxyOption(
+  value: number | readonly string[],
+): string[] | ((address: string, hop: number) => boolean) {
+  if (typeof value === 'number') return (_address, hop) => hop < value;
+  return [...value];
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const tr = options.tr ?? translator(sourceLocale);
+  const now = options.now ?? (() => new Date());
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const cleanup = async () => {
+    for (const step of cleanups.reverse()) await step().catch(() => undefined);
+    cleanups.length = 0;
+  };
+  try {
+    const database = await openDatabase({ url: options.databaseUrl, dataDir: options.dataDir });
+    cleanups.push(() => database.close());
+    const agentStarting = (
+      options.startAgent ?? (() => LocalAgent.start(localSupervisor(join(options.dataDir, 'run'))))
+    )();
+    agentStarting.catch(() => undefined); // awaited below; this only marks it handled
+    // Close the agent even when something else fails first.
+    cleanups.push(async () => (await agentStarting).agent.close());
+    const { applied } = await migrateToLatest(database.db);
+    const app = await buildApp({
+      db: database.db,
+      now,
+      logger: options.logger ?? false,
+      ...(options.trustProxy !== undefined
+        ? { trustProxy: trustProxyOption(options.trustProxy) }
+        : {}),
+      ...(options.tls ? { https: { key: options.tls.key, cert: options.tls.cert } } : {}),
+      secureCookies: options.secureCookies === true || options.tls !== undefined,
+      agents: [(await agentStarting).agent],
+    });
+    cleanups.push(() => app.close());
+    const log = app.log;
+    log.info(
+      { database: database.description, migrations: applied },
+      applied.length > 0
+        ? tr.t('database {database}: applied migrations {migrations}', {
+            database: database.description,
+            migrations: applied.join(', '),
+          })
+        : tr.t('database {database}: schema up to date', { database: database.description }),
+    );
+
+    const { agent, adopted } = await agentStarting;
+    const report = await agent.report();
+    const hostId = await registerHost(database.db, report, now());
+    logHost(log, report, adopted, tr);
+
+    const users = await database.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .executeTakeFirstOrThrow();
+    if (Number(users.count) === 0) {
+      const hint = options.hint ?? { program: 'labvirt', dataDir: options.dataDir };
+      const dataFlag = options.databaseUrl ? [] : ['--data', hint.dataDir];
+      const command = `${hint.program} ${shellJoin(['user', 'add', 'NAME', '--role', 'admin', '--password-stdin', ...dataFlag])}`;
+      log.warn(
+        { command },
+        options.databaseUrl
+          ? tr.t(
+              'there is no user yet: create the first administrator with: {command} (with LABVIRT_DATABASE_URL set as for the server)',
+              { command },
+            )
+          : tr.t('there is no user yet: create the first administrator with: {command}', {
+              command,
+            }),
+      );
+    }
+
+    try {
+      await app.listen({ host: options.host, port: options.port });
+    } catch (error) {
+      throw new LabvirtError(
+        'LISTEN_FAILED',
+        { address: `${options.host}:${options.port}`, reason: listenReason(error, tr) },
+        { cause: error },
+      );
+    }
+    const bound = app.server.address();
+    const port = typeof bound === 'object' && bound !== null ? bound.port : options.port;
+    const url = listenUrl(options.tls ? 'https' : 'http', options.host, port);
+    log.info({ url }, tr.t('LabVirt is serving on {url}', { url }));
+    if (!isLoopback(options.host) && options.tls === undefined) {
+      log.warn(
+        tr.t(
+          'listening beyond this machine without TLS: use --tls-cert/--tls-key or a TLS-terminating reverse proxy',
+        ),
+      );
+    }
+    return {
+      url,
+      app,
+      database,
+      hostId,
+      close: async () => {
+        log.info(tr.t('shutting down; running VMs keep running'));
+        await cleanup();
+      },
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+function logHost(
+  log: FastifyInstance['log'],
+  report: HostReport,
+  adopted: readonly string[],
+  tr: Translator,
+): void {
+  const host = report.name;
+  if (!report.qemu.available) {
+    log.warn(
+      { host, problem: report.qemu.problem },
+      tr.t(
+        'host {host}: QEMU is not usable ({problem}); LabVirt runs, but starts no VM until you install it: apt-get install qemu-system-x86 qemu-utils',
+        { host, problem: report.qemu.problem ?? '' },
+      ),
+    );
+  } else {
+    log.info(
+      { host, qemu: report.qemu.version, kvm: report.kvm.usable },
+      tr.t('host {host}: QEMU {version}, {cpus} CPUs, {memory} MiB', {
+        host,
+        version: report.qemu.version ?? '?',
+        cpus: report.cpus,
+        memory: report.memoryMiB,
+      }),
+    );
+  }
+  if (!report.kvm.usable) {
+    log.warn(
+      { host, reason: report.kvm.reason },
+      tr.t('host {host}: KVM is not usable ({reason}); VMs will run under slow TCG emulation', {
+        host,
+        reason: report.kvm.reason ?? '',
+      }),
+    );
+  }
+  log.info(
+    { host, adopted },
+    tr.tn(
+      'host {host}: adopted {n} running VM',
+      'host {host}: adopted {n} running VMs',
+      adopted.length,
+      { host },
+    ) + (adopted.length > 0 ? `: ${adopted.join(', ')}` : ''),
+  );
+}
