@@ -86,6 +86,37 @@ const catalogue = {
   },
   IMAGE_CORRUPT: { status: 400, message: 'image "{path}" failed its check: {detail}' },
 
+  // The image store (golden image versions, drafts, imports)
+  IMAGE_OUTSIDE_STORE: { status: 400, message: 'path "{path}" is outside the image store' },
+  IMPORT_SOURCE_OUTSIDE: {
+    status: 400,
+    message: 'import source "{path}" is not inside one of the import directories',
+  },
+  IMAGE_VERSION_EXISTS: {
+    status: 409,
+    message: 'the image store already has a file for version {version} of profile {profile}',
+  },
+  IMAGE_VERSION_MISSING: {
+    status: 404,
+    message: 'the image store has no file for version {version} of profile {profile}',
+  },
+  IMAGE_NOT_SEALED: {
+    status: 409,
+    message: 'image "{path}" is a writable draft, not a sealed (read-only) version',
+  },
+  IMAGE_IN_USE: {
+    status: 409,
+    message: 'image "{path}" is in use: another process holds its lock ({detail})',
+  },
+  IMAGE_HAS_DEPENDENTS: {
+    status: 409,
+    message: 'image "{path}" cannot be removed: other layers are based on it ({dependents})',
+  },
+  IMAGE_STORE_FULL: {
+    status: 507,
+    message: 'the image store "{root}" ran out of space during {operation}: {detail}',
+  },
+
   // Request validation (API)
   BODY_MALFORMED: { status: 400, message: 'the request body is not valid JSON' },
   BODY_TOO_LARGE: { status: 413, message: 'the request body is too large' },

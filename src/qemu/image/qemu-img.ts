@@ -168,10 +168,21 @@ export class QemuImg {
     return info;
   }
 
-  /** A new qcow2 overlay at `dest` over `backing` (an absolute path, recorded as is). */
-  async createOverlay(dest: string, backing: string, backingFormat: ImageFormat): Promise<void> {
-    if (!isAbsolute(backing)) {
-      throw new LabvirtError('PATH_INVALID', { path: backing, reason: 'it must be absolute' });
+  /**
+   * A new qcow2 overlay at `dest` over `backing`, recorded as is: an absolute path, or with
+   * `relativeBacking` a path relative to the directory of `dest` (how qemu-img and QEMU
+   * read a relative backing name), so that a tree of images can move as a whole.
+   */
+  async createOverlay(
+    dest: string,
+    backing: string,
+    backingFormat: ImageFormat,
+    options: { readonly relativeBacking?: boolean } = {},
+  ): Promise<void> {
+    const relative = options.relativeBacking === true;
+    if (isAbsolute(backing) === relative || backing === '' || (relative && backing.includes(':'))) {
+      const reason = relative ? 'it must be relative, without ":"' : 'it must be absolute';
+      throw new LabvirtError('PATH_INVALID', { path: backing, reason });
     }
     const destArg = pathArgument(dest);
     await refuseExisting(dest);

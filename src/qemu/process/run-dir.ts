@@ -2,6 +2,7 @@
 // ROOT/vms/NAME/ with the record of how it was started (vm.json: spec and exact argv),
 // QEMU's pidfile, its QMP and VNC sockets and its per-VM overlays. A new supervisor
 // re-adopts VMs from here. Serial logs live in ROOT/logs/, so they survive the VM.
+// Overlays may live elsewhere (OVERLAYS/NAME/, say on a tmpfs): they go with the VM too.
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { VmSpec } from '../cmdline/vm-spec.js';
@@ -18,6 +19,8 @@ export interface VmRecord {
 
 export interface VmPaths {
   readonly dir: string;
+  /** Where the VM's overlays live: `dir` itself unless an overlay root is configured. */
+  readonly overlayDir: string;
   readonly record: string;
   readonly pidfile: string;
   readonly qmpSocket: string;
@@ -27,20 +30,25 @@ export interface VmPaths {
 
 export class RunDir {
   readonly root: string;
+  /** Where per-VM overlay directories go (may be a tmpfs); undefined: in each VM's dir. */
+  readonly overlayRoot: string | undefined;
 
-  constructor(root: string) {
+  constructor(root: string, options: { readonly overlayRoot?: string | undefined } = {}) {
     this.root = root;
+    this.overlayRoot = options.overlayRoot;
   }
 
   vmPaths(name: string): VmPaths {
     const dir = join(this.root, 'vms', name);
+    const overlayDir = this.overlayRoot === undefined ? dir : join(this.overlayRoot, name);
     return {
       dir,
+      overlayDir,
       record: join(dir, 'vm.json'),
       pidfile: join(dir, 'qemu.pid'),
       qmpSocket: join(dir, 'qmp.sock'),
       vncSocket: join(dir, 'vnc.sock'),
-      overlay: (index) => join(dir, `disk${index}.overlay.qcow2`),
+      overlay: (index) => join(overlayDir, `disk${index}.overlay.qcow2`),
     };
   }
 
@@ -52,6 +60,7 @@ export class RunDir {
     const paths = this.vmPaths(name);
     await mkdir(join(this.root, 'logs'), { recursive: true, mode: 0o700 });
     await mkdir(paths.dir, { recursive: true, mode: 0o700 });
+    await mkdir(paths.overlayDir, { recursive: true, mode: 0o700 });
     return paths;
   }
 
@@ -96,6 +105,8 @@ export class RunDir {
 
   /** Everything of a VM that ended: overlays, sockets, pidfile, record. The serial log stays. */
   async remove(name: string): Promise<void> {
-    await rm(this.vmPaths(name).dir, { recursive: true, force: true });
+    const paths = this.vmPaths(name);
+    await rm(paths.overlayDir, { recursive: true, force: true });
+    await rm(paths.dir, { recursive: true, force: true });
   }
 }
