@@ -1,9 +1,7 @@
 // `labvirt user add` (straight into the database, with the server running or not: how the
 // first administrator is made), `labvirt user list|passwd` (over the API).
 import { Command } from 'commander';
-import { Value } from '@sinclair/typebox/value';
 import { LabvirtError } from '../../domain/errors.js';
-import { Username } from '../../controller/schemas.js';
 import type { Role } from '../../controller/auth/rules.js';
 import { apiCommand, clientFor, printJson, segment, type ApiFlags } from '../api-command.js';
 import type { CliContext } from '../context.js';
@@ -43,8 +41,13 @@ export function parseRole(value: string): Role {
   return role;
 }
 
+/** The API's Username schema (controller/schemas.ts), without loading TypeBox for the CLI. */
+export const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.@-]*$/;
+export const USERNAME_MAX_LENGTH = 64;
+
 export function checkUsername(name: string): string {
-  if (!Value.Check(Username, name)) throw new LabvirtError('USERNAME_INVALID', { name });
+  if (name.length > USERNAME_MAX_LENGTH || !USERNAME_PATTERN.test(name))
+    throw new LabvirtError('USERNAME_INVALID', { name });
   return name;
 }
 
