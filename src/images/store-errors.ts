@@ -3,7 +3,7 @@
 import { LabvirtError, isLabvirtError } from '../domain/errors.js';
 
 const NO_SPACE = /No space left on device|Disk quota exceeded/i;
-const LOCKED = /Failed to get "?[\w ]*"? ?lock|Is another process using the image/i;
+const LOCKED = /Failed to get [^:]*lock|Is another process using the image/i;
 
 export interface FailureContext {
   readonly root: string;
