@@ -1,7 +1,6 @@
-// `npm start`: what LabVirt can do today, on embedded defaults. Boots the project's own
-// test guest under `labvirt run --snapshot` (run directory and images under ./data), in
-// the foreground; Ctrl-C powers it down through ACPI. The controller and web console
-// come with the next issues.
+// `npm run demo`: boots the project's own test guest under `labvirt run --snapshot` (run
+// directory and images under ./data), in the foreground; Ctrl-C powers it down through
+// ACPI. (`npm start` runs the controller, `labvirt server`.)
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
