@@ -7,8 +7,7 @@ import { LABVIRT_BIN, type CliResult } from './env.js';
 
 /** The environment of a CLI run: nothing of the caller's language, config or server. */
 export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of [
+  const cleared = new Set([
     'LANG',
     'LANGUAGE',
     'LC_ALL',
@@ -17,11 +16,12 @@ export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.P
     'LABVIRT_TOKEN',
     'LABVIRT_DATABASE_URL',
     'XDG_CONFIG_HOME',
-  ])
-    delete env[name];
+  ]);
+  const env: NodeJS.ProcessEnv = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !cleared.has(name)),
+  );
   for (const [name, value] of Object.entries(extra)) {
-    if (value === undefined) delete env[name];
-    else env[name] = value;
+    if (value !== undefined) env[name] = value;
   }
   return env;
 }
