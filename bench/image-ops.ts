@@ -29,9 +29,8 @@ const parents: readonly Parent[] = [
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? sorted[middle]!
-    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+  const upper = sorted[middle] ?? Number.NaN;
+  return sorted.length % 2 === 1 ? upper : ((sorted[middle - 1] ?? Number.NaN) + upper) / 2;
 }
 
 async function timed(action: () => Promise<unknown>): Promise<number> {
@@ -105,7 +104,7 @@ async function main(): Promise<void> {
 function print(
   rows: readonly { label: string; bare: number; layer: number; seal: number }[],
 ): void {
-  const small = rows[0]!;
+  const small = rows[0] ?? { label: '', bare: 1, layer: 1, seal: 1 };
   const ms = (value: number): string => value.toFixed(1);
   const ratio = (value: number): string => `${value.toFixed(2)}x`;
   const lines = [

@@ -7,22 +7,24 @@
 // the database's business: the store only knows files, named by ids.
 import { chmod, mkdir, readdir, rm, rmdir } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
-import { dirname, join, resolve } from 'node:path';
-import { LabvirtError, isLabvirtError } from '../domain/errors.js';
+import { join, resolve } from 'node:path';
+import { LabvirtError } from '../domain/errors.js';
 import {
   DEFAULT_MAX_CHAIN_DEPTH,
   verifyImageChain,
   type ChainLayer,
 } from '../qemu/image/backing-chain.js';
+import { detectImageFormat, parseImageFormat } from '../qemu/image/image-format.js';
+import { QemuImg } from '../qemu/image/qemu-img.js';
 import {
-  detectImageFormat,
-  parseImageFormat,
-  type ImageFormat,
-} from '../qemu/image/image-format.js';
-import { QemuImg, type ImageCheckResult } from '../qemu/image/qemu-img.js';
-import { realImportDirs, resolveImportSource } from './import-source.js';
-import { PhasedProgress, type ProgressListener } from './phased-progress.js';
+  checkImportSource,
+  checkDetail,
+  realImportDirs,
+  resolveImportSource,
+} from './import-source.js';
+import { PhasedProgress } from './phased-progress.js';
 import { sha256File } from './sha256-file.js';
+import { layeredOn, listStore } from './store-listing.js';
 import { storeFailure } from './store-errors.js';
 import {
   DRAFT_MODE,
@@ -35,6 +37,15 @@ import {
   removeQuietly,
 } from './store-files.js';
 import { StoreLayout, parseVersionRef, type VersionRef } from './store-layout.js';
+import type {
+  FlattenOptions,
+  ImportOptions,
+  SealedVersion,
+  StoredFile,
+  VerifyResult,
+} from './stored-file.js';
+
+export type { FlattenOptions, ImportOptions, SealedVersion, StoredFile, VerifyResult };
 
 export interface ImageStoreOptions {
   /** The store's directory (under the data directory). */
@@ -46,42 +57,6 @@ export interface ImageStoreOptions {
   readonly maxChainDepth?: number;
 }
 
-/** A file of the store: where it is, and what the database records about it. */
-export interface StoredFile {
-  readonly ref: VersionRef;
-  /** Store-relative name ("versions/P/V.qcow2"): what the database records. */
-  readonly file: string;
-  /** Absolute path (what QEMU is given). */
-  readonly path: string;
-  /** Layers in its chain, itself included (1: an independent image). */
-  readonly chainDepth: number;
-}
-
-/** A sealed version: read-only, with its digest and size recorded. */
-export interface SealedVersion extends StoredFile {
-  readonly sha256: string;
-  /** Bytes of this file (its own layer only). */
-  readonly sizeBytes: number;
-  /** The disk size the guest sees. */
-  readonly virtualSize: number;
-}
-
-export interface ImportOptions {
-  /** The source's format; detected from its header when not given. */
-  readonly format?: ImageFormat | undefined;
-  /** Overall progress, 0-100, increasing; 100 only once the version is in place. */
-  readonly onProgress?: ProgressListener | undefined;
-}
-
-export interface FlattenOptions {
-  readonly onProgress?: ProgressListener | undefined;
-}
-
-export interface VerifyResult {
-  readonly ok: boolean;
-  readonly sha256: string;
-}
-
 type Phase = 'convert' | 'check' | 'hash';
 // Converting is most of the work; hashing reads the result once more.
 const COPY_PHASES: readonly (readonly [Phase, number])[] = [
@@ -89,10 +64,6 @@ const COPY_PHASES: readonly (readonly [Phase, number])[] = [
   ['check', 5],
   ['hash', 15],
 ];
-
-function checkDetail(result: ImageCheckResult): string {
-  return `${result.corruptions} corruptions, ${result.checkErrors} check errors`;
-}
 
 export class ImageStore {
   readonly layout: StoreLayout;
@@ -134,7 +105,11 @@ export class ImageStore {
       options.format === undefined
         ? await detectImageFormat(real)
         : parseImageFormat(options.format);
-    await this.#checkSource(real, format, importDirs);
+    await checkImportSource(real, format, {
+      importDirs,
+      qemuImg: this.#qemuImg,
+      maxDepth: this.#maxDepth,
+    });
     const progress = new PhasedProgress(COPY_PHASES, options.onProgress);
     return this.#copyIn('import', ref, progress, (temp) =>
       this.#qemuImg.convert(real, format, temp, 'qcow2', {
@@ -244,32 +219,12 @@ export class ImageStore {
 
   /** The files of the store whose backing file is `target`. */
   async dependents(target: VersionRef): Promise<VersionRef[]> {
-    const path = this.layout.path(parseVersionRef(target));
-    const found: VersionRef[] = [];
-    for (const ref of await this.list()) {
-      const file = this.layout.path(ref);
-      if (file === path) continue;
-      const info = await this.#qemuImg.info(file, 'qcow2', { forceShare: true });
-      if (info.backingFilename === undefined) continue;
-      if (resolve(dirname(file), info.backingFilename) === path) found.push(ref);
-    }
-    return found;
+    return layeredOn(this.layout, this.#qemuImg, parseVersionRef(target));
   }
 
   /** Every version and draft file in the store (names of any other shape are ignored). */
-  async list(): Promise<VersionRef[]> {
-    const refs: VersionRef[] = [];
-    for (const profile of await readdir(this.layout.versionsDir).catch(() => [])) {
-      const files = await readdir(join(this.layout.versionsDir, profile)).catch(() => []);
-      for (const name of files) {
-        try {
-          refs.push(this.layout.refOf(`versions/${profile}/${name}`));
-        } catch {
-          // Not a name the store makes: not one of its files.
-        }
-      }
-    }
-    return refs;
+  list(): Promise<VersionRef[]> {
+    return listStore(this.layout);
   }
 
   async chainDepth(target: VersionRef): Promise<number> {
@@ -329,34 +284,6 @@ export class ImageStore {
         profile: ref.profileId,
         version: ref.versionId,
       });
-    }
-  }
-
-  /** Refuses a hostile or broken source before qemu-img reads any of its data. */
-  async #checkSource(path: string, format: ImageFormat, importDirs: string[]): Promise<void> {
-    const notAnImage = (error: unknown): unknown =>
-      isLabvirtError(error) && error.code === 'QEMU_IMG_FAILED'
-        ? new LabvirtError(
-            'IMAGE_NOT_AN_IMAGE',
-            { path, reason: String(error.params['detail']) },
-            { cause: error },
-          )
-        : error;
-    const chain = await verifyImageChain(path, format, {
-      allowedDirs: importDirs,
-      info: (layer, layerFormat) => this.#qemuImg.info(layer, layerFormat),
-      maxDepth: this.#maxDepth,
-    }).catch((error: unknown) => {
-      throw notAnImage(error);
-    });
-    // A truncated qcow2 converts "fine" (reads past its end give zeros): check first.
-    for (const layer of chain) {
-      const result = await this.#qemuImg.check(layer.path, layer.format).catch((error: unknown) => {
-        throw notAnImage(error);
-      });
-      if (!result.ok || result.checkErrors > 0) {
-        throw new LabvirtError('IMAGE_CORRUPT', { path: layer.path, detail: checkDetail(result) });
-      }
     }
   }
 

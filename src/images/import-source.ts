@@ -1,11 +1,15 @@
 // Where an image may be imported from: a file inside one of the configured import
 // directories (an upload area, a share the administrators fill). The path is resolved by
 // the kernel (symlinks, "..") before it is compared, and the real path is what is used
-// from then on, so "../" games and symlinks to host files lead nowhere.
+// from then on, so "../" games and symlinks to host files lead nowhere. Then the image
+// itself is checked before qemu-img reads any of its data: its backing chain, data file
+// and extents stay inside the import directories, and each layer passes its check.
 import { realpath } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import { LabvirtError } from '../domain/errors.js';
-import { isInsideDirs } from '../qemu/image/backing-chain.js';
+import { LabvirtError, isLabvirtError } from '../domain/errors.js';
+import { isInsideDirs, verifyImageChain } from '../qemu/image/backing-chain.js';
+import type { ImageFormat } from '../qemu/image/image-format.js';
+import type { ImageCheckResult, QemuImg } from '../qemu/image/qemu-img.js';
 import { fileError } from '../system/file-errors.js';
 
 /** The real paths of the import directories that exist. */
@@ -41,4 +45,48 @@ export async function resolveImportSource(
   }
   if (!isInsideDirs(real, importDirs)) throw outside();
   return real;
+}
+
+export function checkDetail(result: ImageCheckResult): string {
+  return `${result.corruptions} corruptions, ${result.checkErrors} check errors`;
+}
+
+/** qemu-img could not make sense of the source: the user's file is not such an image. */
+function notAnImage(path: string, error: unknown): unknown {
+  return isLabvirtError(error) && error.code === 'QEMU_IMG_FAILED'
+    ? new LabvirtError(
+        'IMAGE_NOT_AN_IMAGE',
+        { path, reason: String(error.params['detail']) },
+        { cause: error },
+      )
+    : error;
+}
+
+/**
+ * Refuses a hostile or broken source (real path `path`, format `format`): a backing file,
+ * data file or vmdk extent outside the import directories, an unrecorded backing format,
+ * a file that is not an image of that format, a layer that fails its check. A truncated
+ * qcow2 would convert without complaint (reads past its end give zeros): hence the check.
+ */
+export async function checkImportSource(
+  path: string,
+  format: ImageFormat,
+  options: { importDirs: readonly string[]; qemuImg: QemuImg; maxDepth: number },
+): Promise<void> {
+  const { qemuImg } = options;
+  const chain = await verifyImageChain(path, format, {
+    allowedDirs: options.importDirs,
+    info: (layer, layerFormat) => qemuImg.info(layer, layerFormat),
+    maxDepth: options.maxDepth,
+  }).catch((error: unknown) => {
+    throw notAnImage(path, error);
+  });
+  for (const layer of chain) {
+    const result = await qemuImg.check(layer.path, layer.format).catch((error: unknown) => {
+      throw notAnImage(layer.path, error);
+    });
+    if (!result.ok || result.checkErrors > 0) {
+      throw new LabvirtError('IMAGE_CORRUPT', { path: layer.path, detail: checkDetail(result) });
+    }
+  }
 }
