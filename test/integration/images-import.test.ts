@@ -80,6 +80,17 @@ describe('image store: import', () => {
     });
   }
 
+  it('imports a qcow2 layered on a base inside the import directory as one flat image', async () => {
+    const layered = at('layered.qcow2');
+    qemuImgCli('create', '-f', 'qcow2', '-F', 'raw', '-b', raw, layered);
+    const version = await fx.store.import(layered, newRef());
+    assert.equal(version.chainDepth, 1);
+    const info = JSON.parse(qemuImgCli('info', '--output=json', '-f', 'qcow2', version.path));
+    assert.equal(info['backing-filename'], undefined);
+    qemuImgCli('compare', '-f', 'raw', '-F', 'qcow2', raw, version.path);
+    await fx.store.remove(version.ref);
+  });
+
   it('refuses to overwrite an existing version', async () => {
     const ref = newRef();
     await fx.store.import(raw, ref, { format: 'raw' });
