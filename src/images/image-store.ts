@@ -135,16 +135,18 @@ export class ImageStore {
       });
     }
     await this.#refuseExisting(ref);
-    const temp = await this.#newWorkFile();
+    const temp = this.#newWorkFile();
     const path = this.layout.path(ref);
     try {
+      await this.#makeWorkDir();
       const backing = this.layout.backingName(parentRef);
       await this.#qemuImg.createOverlay(temp, backing, 'qcow2', { relativeBacking: true });
       await chmod(temp, DRAFT_MODE);
       await this.#place(temp, ref);
     } catch (error) {
       await removeQuietly(temp);
-      throw storeFailure(error, { root: this.root, operation: 'createLayer', path });
+      const file = this.layout.file(ref);
+      throw storeFailure(error, { root: this.root, operation: 'createLayer', path: file });
     }
     return { ref, file: this.layout.file(ref), path, chainDepth: chain.length + 1 };
   }
@@ -171,7 +173,11 @@ export class ImageStore {
       }
       return await this.#describe(ref);
     } catch (error) {
-      throw storeFailure(error, { root: this.root, operation: 'seal', path });
+      throw storeFailure(error, {
+        root: this.root,
+        operation: 'seal',
+        path: this.layout.file(ref),
+      });
     }
   }
 
@@ -294,12 +300,14 @@ export class ImageStore {
     progress: PhasedProgress<Phase>,
     write: (temp: string) => Promise<void>,
   ): Promise<SealedVersion> {
-    const temp = await this.#newWorkFile();
+    const temp = this.#newWorkFile();
+    const file = this.layout.file(ref);
     try {
+      await this.#makeWorkDir();
       await write(temp);
       const result = await this.#qemuImg.check(temp, 'qcow2');
       if (!result.ok) {
-        throw new LabvirtError('IMAGE_CORRUPT', { path: temp, detail: checkDetail(result) });
+        throw new LabvirtError('IMAGE_CORRUPT', { path: file, detail: checkDetail(result) });
       }
       progress.report('check', 100);
       await flushFile(temp);
@@ -310,7 +318,7 @@ export class ImageStore {
       progress.finish();
       return {
         ref,
-        file: this.layout.file(ref),
+        file,
         path: this.layout.path(ref),
         chainDepth: 1,
         sha256: digest.sha256,
@@ -319,7 +327,7 @@ export class ImageStore {
       };
     } catch (error) {
       await removeQuietly(temp);
-      throw storeFailure(error, { root: this.root, operation, path: this.layout.file(ref) });
+      throw storeFailure(error, { root: this.root, operation, path: file });
     }
   }
 
@@ -338,9 +346,13 @@ export class ImageStore {
     };
   }
 
-  async #newWorkFile(): Promise<string> {
-    await mkdir(this.layout.workDir, { recursive: true, mode: 0o700 });
+  /** A fresh name in the work directory (nothing is made there yet). */
+  #newWorkFile(): string {
     return this.layout.workPath(randomUUID());
+  }
+
+  async #makeWorkDir(): Promise<void> {
+    await mkdir(this.layout.workDir, { recursive: true, mode: 0o700 });
   }
 
   /** Moves a finished work file to its final name, durably. */
