@@ -19,7 +19,13 @@ import { nodeCommandRunner } from '../../src/system/command-runner.js';
 import { procProcessTable } from '../../src/system/process-table.js';
 import { bootsInLog, GuestMode, writeGuestDisk } from '../../scripts/guest.js';
 import { fails } from '../helpers/assertions.js';
-import { processAlive, readIfExists, sha256File, waitForFileMatch } from '../helpers/env.js';
+import {
+  processAlive,
+  readIfExists,
+  sha256File,
+  waitFor,
+  waitForFileMatch,
+} from '../helpers/env.js';
 import { newRef, storeFixture, type StoreFixture } from '../helpers/image-store.js';
 import { guestLaunch } from '../helpers/supervisor.js';
 
@@ -65,7 +71,11 @@ describe('image store versions booted by real QEMU', () => {
   after(async () => {
     for (const name of await runDir.names()) {
       const pid = await runDir.readPid(name);
-      if (pid !== undefined && (await processAlive(pid))) process.kill(pid, 'SIGKILL');
+      if (pid === undefined || !(await processAlive(pid))) continue;
+      process.kill(pid, 'SIGKILL');
+      await waitFor('a killed QEMU to go', async () =>
+        (await processAlive(pid)) ? undefined : true,
+      );
     }
     supervisor.detach();
     if (tmpfsMounted) await run('umount', [overlayRoot]);
