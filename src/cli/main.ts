@@ -48,8 +48,8 @@ export function buildProgram(io: CliIo = processIo, options: MainOptions = {}): 
     labCommand(ctx),
     terminalCommand(ctx),
     hostCommand(ctx),
-    cmdlineCommand(io),
-    runCommand(io),
+    cmdlineCommand(io, tr),
+    runCommand(io, tr),
   ]) {
     program.addCommand(command);
   }

@@ -4,7 +4,8 @@
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { LabvirtError } from '../domain/errors.js';
-import { migrateToLatest, openDatabase, type LabvirtDb } from '../db/index.js';
+import type { LabvirtDb } from '../db/index.js';
+import { openMigrated } from '../cli/database.js';
 import type { HostAgent, HostReport } from '../agent/host-agent.js';
 import { LocalAgent } from '../agent/local-agent.js';
 import { localSupervisor } from '../cli/local-host.js';
@@ -79,15 +80,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     cleanups.length = 0;
   };
   try {
-    const database = await openDatabase({ url: options.databaseUrl, dataDir: options.dataDir });
-    cleanups.push(() => database.close());
     const agentStarting = (
       options.startAgent ?? (() => LocalAgent.start(localSupervisor(join(options.dataDir, 'run'))))
     )();
     agentStarting.catch(() => undefined); // awaited below; this only marks it handled
     // Close the agent even when something else fails first.
     cleanups.push(async () => (await agentStarting).agent.close());
-    const { applied } = await migrateToLatest(database.db);
+    const { database, applied } = await openMigrated(
+      options.databaseUrl,
+      options.dataDir,
+      tr.t('data directory'),
+    );
+    cleanups.push(() => database.close());
     const app = await buildApp({
       db: database.db,
       now,

@@ -185,8 +185,8 @@ const catalogue = {
   DATABASE_UNAVAILABLE: { status: 503, message: 'the database cannot be reached: {detail}' },
   VM_STOP_FAILED: { status: 500, message: 'VM "{name}" did not stop: {detail}' },
   // The command line: usage, the server command, login and the commands over the API
-  USAGE_UNKNOWN_OPTION: { status: 400, message: 'unknown option {option}' },
-  USAGE_UNKNOWN_COMMAND: { status: 400, message: 'unknown command {command}' },
+  USAGE_UNKNOWN_OPTION: { status: 400, message: 'unknown option "{option}"' },
+  USAGE_UNKNOWN_COMMAND: { status: 400, message: 'unknown command "{command}"' },
   USAGE_MISSING_ARGUMENT: { status: 400, message: 'missing argument {argument}' },
   USAGE_OPTION_VALUE_MISSING: { status: 400, message: 'option {option} needs a value' },
   USAGE_OPTION_REQUIRED: { status: 400, message: 'option {option} is required' },

@@ -139,6 +139,6 @@ describe('labvirt run with bad input', () => {
   });
 
   it('refuses an unknown option', async () => {
-    await expectRefused(await run('--disk', good, '--disks', good), /unknown option '--disks'/);
+    await expectRefused(await run('--disk', good, '--disks', good), /unknown option "--disks"/);
   });
 });

@@ -8,12 +8,14 @@ import { placeVm } from '../../qemu/process/supervisor.js';
 import { addVmFlags, type VmFlagValues } from '../vm-flags.js';
 import { prepareVm } from '../vm-launch.js';
 import type { CliIo } from '../io.js';
+import { sourceLocale, translator, type Translator } from '../../i18n/translator.js';
 
-export function cmdlineCommand(io: CliIo): Command {
+export function cmdlineCommand(io: CliIo, tr: Translator = translator(sourceLocale)): Command {
   return addVmFlags(
     new Command('cmdline').description(
-      'print the QEMU command line of a VM as one shell-quoted line',
+      tr.t('print the QEMU command line of a VM as one shell-quoted line'),
     ),
+    tr,
   ).action(async (values: VmFlagValues) => {
     const { request, launch, runDir, warning } = await prepareVm(values);
     if (warning !== undefined) io.warn(warning);
@@ -37,7 +39,7 @@ export function cmdlineCommand(io: CliIo): Command {
         );
       }
     });
-    io.err(`# run first: ${before.join(' && ')}\n`);
+    io.err(`# ${tr.t('run first: {commands}', { commands: before.join(' && ') })}\n`);
     io.out(`${shellJoin(buildArgv(spec))}\n`);
   });
 }

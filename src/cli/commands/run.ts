@@ -2,9 +2,15 @@
 // image). Writes persist unless --snapshot. SIGINT/SIGTERM power the VM down through
 // ACPI, then `quit` after --grace seconds. Exits when the VM ends.
 import { Command } from 'commander';
-import { LabvirtError } from '../../domain/errors.js';
+import { isLabvirtError, LabvirtError } from '../../domain/errors.js';
 import { FileFollower } from '../follow-file.js';
 import type { CliIo } from '../io.js';
+import {
+  sourceLocale,
+  translateError,
+  translator,
+  type Translator,
+} from '../../i18n/translator.js';
 import { localSupervisor } from '../local-host.js';
 import { addVmFlags, type VmFlagValues } from '../vm-flags.js';
 import { prepareVm } from '../vm-launch.js';
@@ -14,34 +20,52 @@ interface RunFlagValues extends VmFlagValues {
   quiet?: boolean;
 }
 
-function parseGrace(value: string): number {
+function parseGrace(value: string, tr: Translator): number {
   if (!/^[0-9]{1,6}$/.test(value)) {
     throw new LabvirtError('OPTION_INVALID', {
       option: '--grace',
-      reason: `"${value}" is not a whole number of seconds`,
+      reason: tr.t('"{value}" is not a whole number of seconds', { value }),
     });
   }
   return Number(value) * 1000;
 }
 
-export function runCommand(io: CliIo): Command {
-  return addVmFlags(new Command('run').description('run a VM in the foreground until it ends'))
+export function runCommand(io: CliIo, tr: Translator = translator(sourceLocale)): Command {
+  return addVmFlags(
+    new Command('run').description(tr.t('run a VM in the foreground until it ends')),
+    tr,
+  )
     .option(
       '--grace <SECONDS>',
-      'after SIGINT/SIGTERM, how long the guest may take to power down',
+      tr.t('after SIGINT/SIGTERM, how long the guest may take to power down'),
       '30',
     )
-    .option('--quiet', 'do not copy the serial console to standard output')
+    .option('--quiet', tr.t('do not copy the serial console to standard output'))
     .action(async (values: RunFlagValues) => {
-      const graceMs = parseGrace(values.grace);
+      const graceMs = parseGrace(values.grace, tr);
       const { request, launch, runDir, warning } = await prepareVm(values);
       if (warning !== undefined) io.warn(warning);
       const supervisor = localSupervisor(runDir.root);
       const status = await supervisor.start(launch, { discardWrites: request.snapshot });
-      io.err(
-        `labvirt: VM ${status.name} running (pid ${status.pid}, ${launch.accel}` +
-          `${request.snapshot ? ', writes discarded' : ''}); VNC unix:${status.vncSocket}; serial log ${status.serialLog}\n`,
-      );
+      const details = request.snapshot
+        ? tr.t(
+            'VM {name} running (pid {pid}, {accel}, writes discarded); VNC unix:{vnc}; serial log {serial}',
+            {
+              name: status.name,
+              pid: status.pid,
+              accel: launch.accel,
+              vnc: status.vncSocket,
+              serial: status.serialLog,
+            },
+          )
+        : tr.t('VM {name} running (pid {pid}, {accel}); VNC unix:{vnc}; serial log {serial}', {
+            name: status.name,
+            pid: status.pid,
+            accel: launch.accel,
+            vnc: status.vncSocket,
+            serial: status.serialLog,
+          });
+      io.err(`labvirt: ${details}\n`);
       const follower = values.quiet
         ? undefined
         : new FileFollower(status.serialLog, process.stdout);
@@ -50,9 +74,13 @@ export function runCommand(io: CliIo): Command {
       let stopping: Promise<unknown> | undefined;
       const onSignal = (signal: NodeJS.Signals) => {
         if (stopping !== undefined) return;
-        io.err(`labvirt: ${signal}: powering VM ${status.name} down (grace ${graceMs / 1000} s)\n`);
+        io.err(
+          `labvirt: ${tr.t('{signal}: powering VM {name} down (grace {seconds} s)', { signal, name: status.name, seconds: graceMs / 1000 })}\n`,
+        );
         stopping = supervisor.stop(status.name, { graceMs }).catch((error: unknown) => {
-          io.err(`labvirt: error: ${(error as Error).message}\n`);
+          io.err(
+            `labvirt: ${tr.t('error: {message}', { message: isLabvirtError(error) ? translateError(error, tr) : (error as Error).message })}\n`,
+          );
         });
       };
       process.on('SIGINT', onSignal);
@@ -61,8 +89,14 @@ export function runCommand(io: CliIo): Command {
         const exit = await supervisor.waitForExit(status.name);
         await stopping;
         await follower?.stop();
-        const how = exit.stopMethod ?? exit.shutdownReason ?? 'process ended';
-        io.err(`labvirt: VM ${status.name} ${exit.state} (${how})\n`);
+        const how = exit.stopMethod ?? exit.shutdownReason ?? tr.t('process ended');
+        io.err(
+          `labvirt: ${
+            exit.state === 'crashed'
+              ? tr.t('VM {name} crashed ({how})', { name: status.name, how })
+              : tr.t('VM {name} stopped ({how})', { name: status.name, how })
+          }\n`,
+        );
         if (exit.state === 'crashed') process.exitCode = 1;
       } finally {
         process.off('SIGINT', onSignal);

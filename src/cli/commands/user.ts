@@ -85,15 +85,15 @@ function addCommand(ctx: CliContext): Command {
         io.err,
       );
       // Loaded here: the commands over the API start faster without the database's modules.
-      const { databaseUrlFromEnv, migrateToLatest, openDatabase } =
-        await import('../../db/index.js');
+      const { databaseUrlFromEnv } = await import('../../db/connect.js');
+      const { openMigrated } = await import('../database.js');
       const { createUser } = await import('../../controller/services/users.js');
-      const database = await openDatabase({
-        url: databaseUrlFromEnv(ctx.env),
-        dataDir: flags.data,
-      });
+      const { database } = await openMigrated(
+        databaseUrlFromEnv(ctx.env as NodeJS.ProcessEnv),
+        flags.data,
+        tr.t('data directory'),
+      );
       try {
-        await migrateToLatest(database.db);
         const user = await createUser(
           database.db,
           { principal: undefined, source: 'cli' },
