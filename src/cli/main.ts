@@ -2,7 +2,13 @@
 // Every message is in the user's language (LC_ALL, LC_MESSAGES, LANG, LANGUAGE).
 import { Command, CommanderError } from 'commander';
 import { isLabvirtError } from '../domain/errors.js';
-import { localeFromEnv, translateError, translator, type Translator } from '../i18n/translator.js';
+import {
+  localeFromEnv,
+  N_,
+  translateError,
+  translator,
+  type Translator,
+} from '../i18n/translator.js';
 import { CliMessageError, EXIT_FAILURE, EXIT_USAGE } from './cli-error.js';
 import { cmdlineCommand } from './commands/cmdline.js';
 import { hostCommand } from './commands/host.js';
@@ -24,14 +30,37 @@ export interface MainOptions {
   readonly stdin?: PasswordInput;
 }
 
-/** Exit on errors instead of process.exit, and let main() print them, in every subcommand. */
-function quietErrors(command: Command, io: CliIo): void {
-  command.exitOverride().configureOutput({
-    writeOut: (text) => io.out(text),
-    writeErr: (text) => io.err(text),
-    outputError: () => undefined,
-  });
-  for (const sub of command.commands) quietErrors(sub, io);
+// Commander's help headings, translated as they are drawn.
+const helpTitles: Readonly<Record<string, string>> = {
+  'Usage:': N_('Usage:'),
+  'Options:': N_('Options:'),
+  'Commands:': N_('Commands:'),
+  'Arguments:': N_('Arguments:'),
+  'Global Options:': N_('Global Options:'),
+};
+
+/**
+ * In every command: exit on errors instead of process.exit (main() prints them, translated),
+ * and help in the user's language.
+ */
+function configure(command: Command, io: CliIo, tr: Translator): void {
+  command
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.out(text),
+      writeErr: (text) => io.err(text),
+      outputError: () => undefined,
+    })
+    .helpOption('-h, --help', tr.t('display help for command'))
+    .configureHelp({
+      styleTitle: (title) => {
+        const known = helpTitles[title];
+        return known === undefined ? title : tr.t(known);
+      },
+    });
+  if (command.commands.length > 0)
+    command.helpCommand('help [command]', tr.t('display help for command'));
+  for (const sub of command.commands) configure(sub, io, tr);
 }
 
 export function buildProgram(io: CliIo = processIo, options: MainOptions = {}): Command {
@@ -40,7 +69,7 @@ export function buildProgram(io: CliIo = processIo, options: MainOptions = {}): 
   const ctx: CliContext = { io, tr, env, stdin: options.stdin ?? process.stdin };
   const program = new Command('labvirt')
     .description(tr.t('LabVirt: a computer lab’s desktops as KVM/QEMU virtual machines'))
-    .version('0.1.0');
+    .version('0.1.0', '-V, --version', tr.t('output the version number'));
   for (const command of [
     serverCommand(ctx),
     userCommand(ctx),
@@ -53,7 +82,7 @@ export function buildProgram(io: CliIo = processIo, options: MainOptions = {}): 
   ]) {
     program.addCommand(command);
   }
-  quietErrors(program, io);
+  configure(program, io, tr);
   return program;
 }
 
