@@ -7,13 +7,18 @@ export const Name = Type.String({
   maxLength: 64,
   pattern: '^[\\p{L}\\p{N}][\\p{L}\\p{N} _.-]*$',
 });
-export const Description = Type.String({ maxLength: 500 });
+/**
+ * Free text: anything but NUL, which PostgreSQL cannot store in text (SQLite can, so
+ * without this the same request would be a 400 on one database and a 500 on the other).
+ */
+const NO_NUL = '^[^\\u0000]*$';
+export const Description = Type.String({ maxLength: 500, pattern: NO_NUL });
 export const Username = Type.String({
   minLength: 1,
   maxLength: 64,
   pattern: '^[A-Za-z0-9][A-Za-z0-9_.@-]*$',
 });
-export const Password = Type.String({ minLength: 1, maxLength: 1024 });
+export const Password = Type.String({ minLength: 1, maxLength: 1024, pattern: NO_NUL });
 export const Mac = Type.String({
   minLength: 17,
   maxLength: 17,
@@ -27,7 +32,7 @@ export const Role = Type.Union([
 export const Language = Type.Union([Type.Literal('en'), Type.Literal('es')]);
 export const Timestamp = Type.String({ format: 'date-time' });
 /** A path parameter naming a resource by id or name. */
-export const Ref = Type.String({ minLength: 1, maxLength: 64 });
+export const Ref = Type.String({ minLength: 1, maxLength: 64, pattern: NO_NUL });
 
 export function Strict<T extends Record<string, TSchema>>(properties: T) {
   return Type.Object(properties, { additionalProperties: false });

@@ -3,7 +3,9 @@
 // (the operator is granted only the first) and a snapshot of every table for "nothing
 // changed" checks. Users are created once per suite: scrypt is slow on purpose.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { sql } from 'kysely';
 import { buildApp, type ControllerDeps } from '../../src/controller/app.js';
 import type { Actor } from '../../src/controller/services/audit.js';
 import { createLab, type LabView } from '../../src/controller/services/labs.js';
@@ -96,30 +98,85 @@ export type Snapshot = Readonly<Record<string, readonly string[]>>;
 // the auth layer); reading with a token is not a change the caller made.
 const touchColumns = new Set(['api_tokens.last_used_at', 'web_sessions.last_seen_at']);
 
-export async function snapshot(database: TestDatabase): Promise<Snapshot> {
-  const tables = (await database.db.introspection.getTables())
-    .map((table) => table.name)
-    .filter((name) => !name.startsWith('kysely_'))
-    .sort();
-  assert.ok(tables.includes('labs') && tables.includes('audit_events'), 'tables found');
-  const result: Record<string, string[]> = {};
-  for (const table of tables) {
-    // A dynamic table name: the typed builder cannot know it, so through the untyped door.
-    const rows = (await database.db
-      .selectFrom(table as 'labs')
-      .selectAll()
-      .execute()) as unknown as Record<string, unknown>[];
-    result[table] = rows
-      .map((row) =>
-        JSON.stringify(
-          Object.entries(row)
-            .filter(([column]) => !touchColumns.has(`${table}.${column}`))
-            .sort(([a], [b]) => a.localeCompare(b)),
-        ),
-      )
-      .sort();
+interface TableInfo {
+  readonly name: string;
+  /** Its columns, less the touch columns. */
+  readonly columns: readonly string[];
+}
+
+// The table list, read once per database (introspection is slow next to the snapshot).
+const tableLists = new WeakMap<TestDatabase, Promise<TableInfo[]>>();
+
+function tableInfo(database: TestDatabase): Promise<TableInfo[]> {
+  let tables = tableLists.get(database);
+  if (tables === undefined) {
+    tables = database.db.introspection.getTables().then((all) => {
+      const found = all
+        .filter((table) => !table.name.startsWith('kysely_'))
+        .map((table) => ({
+          name: table.name,
+          columns: table.columns
+            .map((column) => column.name)
+            .filter((column) => !touchColumns.has(`${table.name}.${column}`)),
+        }))
+        .sort((a, b) => a.name.localeCompare(b.name));
+      const names = found.map((table) => table.name);
+      assert.ok(names.includes('labs') && names.includes('audit_events'), 'tables found');
+      return found;
+    });
+    tableLists.set(database, tables);
   }
-  return result;
+  return tables;
+}
+
+/**
+ * A digest of every table's rows (touch columns left out), computed in the database: the
+ * same information as snapshot() for a fraction of the cost, for checks run thousands of
+ * times. Returns one digest per table, so a difference names the table.
+ */
+export async function fingerprint(database: TestDatabase): Promise<Record<string, string>> {
+  const tables = await tableInfo(database);
+  const row = (table: TableInfo) =>
+    database.dialect === 'postgres'
+      ? sql.join(
+          table.columns.map((column) => sql`coalesce(${sql.ref(column)}::text, '\N')`),
+          sql` || ',' || `,
+        )
+      : sql.join(
+          table.columns.map((column) => sql`quote(${sql.ref(column)})`),
+          sql` || ',' || `,
+        );
+  const aggregate = (table: TableInfo) =>
+    database.dialect === 'postgres'
+      ? sql`(select md5(coalesce(string_agg(r, '|' order by r), '')) from (select ${row(table)} as r from ${sql.table(table.name)}) t)`
+      : sql`(select coalesce(group_concat(r, '|'), '') from (select ${row(table)} as r from ${sql.table(table.name)} order by r))`;
+  const query = sql<Record<string, string>>`select ${sql.join(
+    tables.map((table) => sql`${aggregate(table)} as ${sql.ref(table.name)}`),
+  )}`;
+  const result = (await query.execute(database.db)).rows[0];
+  assert.ok(result);
+  return Object.fromEntries(
+    tables.map((table) => [
+      table.name,
+      createHash('sha256').update(String(result[table.name])).digest('hex'),
+    ]),
+  );
+}
+
+export async function snapshot(database: TestDatabase): Promise<Snapshot> {
+  const tables = (await tableInfo(database)).map((table) => table.name);
+  const contents = await Promise.all(
+    tables.map(async (table) => {
+      // A dynamic table name: the typed builder cannot know it, so through the untyped door.
+      const rows = (await database.db
+        .selectFrom(table as 'labs')
+        .selectAll()
+        .execute()) as unknown as Record<string, unknown>[];
+      const keep = ([column]: [string, unknown]) => !touchColumns.has(`${table}.${column}`);
+      return rows.map((row) => JSON.stringify(Object.entries(row).filter(keep))).sort();
+    }),
+  );
+  return Object.fromEntries(tables.map((table, index) => [table, contents[index]!]));
 }
 
 export interface ProblemBody {

@@ -83,12 +83,15 @@ function badValues(
           value: 'a'.repeat(branch.minLength - 1),
           code: 'FIELD_TOO_SHORT',
         });
-      if (branch.pattern !== undefined)
-        cases.push({
-          what: 'not matching the pattern',
-          value: '!'.repeat(Math.max(branch.minLength ?? 1, 1)),
-          code: 'FIELD_INVALID',
-        });
+      if (branch.pattern !== undefined) {
+        const pattern = new RegExp(branch.pattern, 'u');
+        const length = Math.max(branch.minLength ?? 1, 1);
+        const value = ['!', '\u0000', ' ']
+          .map((char) => char.repeat(length))
+          .find((candidate) => !pattern.test(candidate));
+        if (value === undefined) throw new Error(`no value found against /${branch.pattern}/`);
+        cases.push({ what: 'not matching the pattern', value, code: 'FIELD_INVALID' });
+      }
     }
     if (branch.type === 'integer' || branch.type === 'number') {
       if (branch.maximum !== undefined)

@@ -29,7 +29,7 @@ const User = Type.Object(
   },
   { $id: 'User' },
 );
-const Labs = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 200 });
+const Labs = Type.Array(Ref, { maxItems: 200 });
 const UserParams = Strict({ user: Ref });
 
 export function userRoutes(app: FastifyInstance, ctx: RouteContext): void {

@@ -1,0 +1,301 @@
+// Property-based: random JSON bodies and path parameters to every mutating route, as an
+// admin (who gets furthest). Whatever comes in: never a 5xx, the process never crashes,
+// and a request answered with 4xx changed nothing in the database.
+// LABVIRT_FUZZ_RUNS sets the runs per route (default 200; raise it for a deeper search).
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import type { RegisteredRoute } from '../../src/controller/auth/plugin.js';
+import {
+  createApiFixture,
+  fillPath,
+  fingerprint,
+  type ApiFixture,
+  type ApiUser,
+} from '../helpers/api.js';
+import { validFields, type JsonSchema } from '../helpers/bad-input.js';
+import { dialects } from '../helpers/databases.js';
+
+const RUNS = Number(process.env['LABVIRT_FUZZ_RUNS'] ?? 200);
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+// A terminal and a profile the path parameters sometimes name, so their routes get past 404.
+const KNOWN_TERMINAL = '52:54:00:00:00:01';
+const KNOWN_PROFILE = 'profile-one';
+
+/** Values that are sometimes right: names that exist, allowed choices, edge numbers. */
+function plausible(schema: JsonSchema | undefined, name: string): fc.Arbitrary<unknown> {
+  const choices = (schema?.anyOf ?? [schema ?? {}]).flatMap((branch) =>
+    branch.const !== undefined ? [branch.const] : (branch.anyOf ?? []).map((b) => b.const),
+  );
+  return fc.oneof(
+    fc.constantFrom(
+      validFields[name] ?? 'x',
+      ...choices.filter((choice) => choice !== undefined),
+      'lab-mine',
+      'lab-other',
+      'admin',
+      'viewer',
+      null,
+      0,
+      -1,
+      2 ** 31,
+      1e308,
+      '',
+      ' ',
+      'ünïcødé ✓',
+      '\u0000',
+      'lone \ud800 surrogate',
+      '../../etc/passwd',
+      "'; drop table users; --",
+      'a'.repeat(65),
+    ),
+    fc.string({ maxLength: 80 }),
+    fc.string({ maxLength: 20, unit: 'binary' }),
+    fc.integer(),
+    fc.boolean(),
+    fc.array(fc.string({ maxLength: 10 }), { maxLength: 5 }),
+    fc.jsonValue({ maxDepth: 2 }),
+  );
+}
+
+/** Mostly valid values for a field, so runs get past validation into the handlers. */
+const validByName: Readonly<Record<string, fc.Arbitrary<unknown>>> = {
+  name: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9 _.-]{0,20}$/),
+  username: fc.stringMatching(/^[a-z0-9][a-z0-9_.@-]{0,15}$/),
+  mac: fc
+    .array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 })
+    .map((bytes) => ['52', '54', ...bytes.map((b) => b.toString(16).padStart(2, '0'))].join(':')),
+  // Mostly below the policy's minimum: a good one costs a slow scrypt hash.
+  password: fc.oneof(
+    { weight: 9, arbitrary: fc.string({ minLength: 1, maxLength: 9 }) },
+    { weight: 1, arbitrary: fc.string({ minLength: 10, maxLength: 20 }) },
+  ),
+  currentPassword: fc.string({ minLength: 1, maxLength: 12 }),
+  lab: fc.constantFrom('lab-mine', 'lab-other', 'no-such-lab'),
+  labs: fc.array(fc.constantFrom('lab-mine', 'lab-other'), { maxLength: 2 }),
+  timezone: fc.constantFrom('UTC', 'Europe/Madrid', 'America/Mexico_City', 'Nowhere/Else'),
+};
+
+function valid(schema: JsonSchema, name: string): fc.Arbitrary<unknown> {
+  const byName = validByName[name];
+  if (byName !== undefined) return byName;
+  if (schema.anyOf) return fc.oneof(...schema.anyOf.map((branch) => valid(branch, name)));
+  if (schema.const !== undefined) return fc.constant(schema.const);
+  if (schema.enum) return fc.constantFrom(...schema.enum);
+  switch (schema.type) {
+    case 'string':
+      return fc.string({ minLength: schema.minLength ?? 0, maxLength: schema.maxLength ?? 20 });
+    case 'integer':
+      return fc.integer({ min: schema.minimum ?? -1e6, max: schema.maximum ?? 1e6 });
+    case 'boolean':
+      return fc.boolean();
+    case 'null':
+      return fc.constant(null);
+    default:
+      return plausible(schema, name);
+  }
+}
+
+/**
+ * Random bodies: mostly shaped like the route's input (valid, or valid but for one field),
+ * else anything JSON.
+ */
+function bodies(schema: JsonSchema): fc.Arbitrary<unknown> {
+  const fields = Object.entries(schema.properties ?? {});
+  const required = schema.required ?? [];
+  const validBody = fc.record(
+    Object.fromEntries(fields.map(([name, property]) => [name, valid(property, name)])),
+    { requiredKeys: [...required] },
+  );
+  const shaped = fc.record(
+    Object.fromEntries(fields.map(([name, property]) => [name, plausible(property, name)])),
+    { requiredKeys: [] },
+  );
+  const oneWrong = fc
+    .tuple(
+      validBody,
+      fc.constantFrom('unexpected', ...fields.map(([name]) => name)),
+      plausible(undefined, ''),
+    )
+    .map(([body, key, value]) => ({ ...(body as object), [key]: value }));
+  return fc.oneof(
+    { weight: 3, arbitrary: validBody },
+    { weight: 3, arbitrary: oneWrong },
+    { weight: 2, arbitrary: shaped },
+    { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+    {
+      weight: 1,
+      arbitrary: fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 2 })),
+    },
+  );
+}
+
+const params = fc.oneof(
+  fc.constantFrom(
+    'lab-mine',
+    'lab-other',
+    'viewer',
+    'operator',
+    KNOWN_TERMINAL,
+    KNOWN_PROFILE,
+    'no-such',
+    'a'.repeat(65),
+    '%',
+    '.',
+  ),
+  fc.string({ minLength: 1, maxLength: 80 }),
+  fc.string({ minLength: 1, maxLength: 10, unit: 'binary' }),
+);
+
+for (const dialect of dialects) {
+  describe(`random input on ${dialect.name}`, () => {
+    let f: ApiFixture;
+    let admin: ApiUser;
+    let baseline: Record<string, string>;
+    const crashes: unknown[] = [];
+    const onCrash = (error: unknown) => crashes.push(error);
+    before(async () => {
+      f = await createApiFixture(dialect);
+      admin = f.users.admin;
+      for (const [url, payload] of [
+        ['/api/v1/terminals', { mac: KNOWN_TERMINAL, lab: 'lab-mine' }],
+        ['/api/v1/profiles', { name: KNOWN_PROFILE }],
+      ] as const) {
+        const created = await f.request({ method: 'POST', url, payload, as: admin });
+        assert.equal(created.statusCode, 201, created.body);
+      }
+      baseline = await fingerprint(f.database);
+      process.on('uncaughtException', onCrash).on('unhandledRejection', onCrash);
+    });
+    after(async () => {
+      process.off('uncaughtException', onCrash).off('unhandledRejection', onCrash);
+      await f?.close();
+    });
+
+    // Creations first, renames and deletions last, so most routes still find the labs
+    // and users the fixture made.
+    const order = ['POST', 'PUT', 'PATCH', 'DELETE'];
+    const mutating = (): RegisteredRoute[] =>
+      f.app.registeredRoutes
+        .filter((r) => r.url.startsWith('/api/v1/') && MUTATING.has(r.method))
+        .sort((a, b) => order.indexOf(a.method) - order.indexOf(b.method));
+
+    it('covers the mutating routes', () => assert.ok(mutating().length >= 15));
+
+    it('the fingerprint sees a change in any table, and only there', async () => {
+      const db = f.database.db;
+      const before = await fingerprint(f.database);
+      assert.deepEqual(await fingerprint(f.database), before, 'stable');
+      await db
+        .updateTable('labs')
+        .set({ description: 'changed' })
+        .where('name', '=', 'lab-mine')
+        .execute();
+      const changed = await fingerprint(f.database);
+      const differ = Object.keys(before).filter((table) => before[table] !== changed[table]);
+      assert.deepEqual(differ, ['labs']);
+      await db
+        .updateTable('labs')
+        .set({ description: '' })
+        .where('name', '=', 'lab-mine')
+        .execute();
+      assert.deepEqual(await fingerprint(f.database), before, 'back as it was');
+      await db
+        .updateTable('labs')
+        .set({ idle_minutes: 5 })
+        .where('name', '=', 'lab-mine')
+        .execute();
+      assert.notDeepEqual(await fingerprint(f.database), before, 'null → 5');
+      await db
+        .updateTable('labs')
+        .set({ idle_minutes: null })
+        .where('name', '=', 'lab-mine')
+        .execute();
+      // Using a token is not a change.
+      await db.updateTable('api_tokens').set({ last_used_at: new Date().toISOString() }).execute();
+      assert.deepEqual(await fingerprint(f.database), before, 'touch columns left out');
+      baseline = before;
+    });
+
+    it(`never a 5xx, and a refused request changes nothing (${RUNS} runs per route)`, async () => {
+      const counts: Record<string, Record<number, number>> = {};
+      for (const route of mutating()) {
+        const started = Date.now();
+        let injectMs = 0;
+        let checkMs = 0;
+        const names = [...route.url.matchAll(/:(\w+)/g)].map((match) => match[1]!);
+        const schema = route.schema?.body as JsonSchema | undefined;
+        const count: Record<number, number> = (counts[`${route.method} ${route.url}`] = {});
+        await fc.assert(
+          fc.asyncProperty(
+            fc.array(params, { minLength: names.length, maxLength: names.length }),
+            schema === undefined ? fc.constant(undefined) : bodies(schema),
+            async (values, body) => {
+              const url = fillPath(
+                route.url,
+                Object.fromEntries(names.map((n, i) => [n, values[i]!])),
+              );
+              const sent = Date.now();
+              const response = await f.request({
+                method: route.method as 'POST',
+                url,
+                as: admin,
+                ...(body === undefined
+                  ? {}
+                  : {
+                      payload: JSON.stringify(body),
+                      headers: { 'content-type': 'application/json' },
+                    }),
+              });
+              injectMs += Date.now() - sent;
+              const status = response.statusCode;
+              count[status] = (count[status] ?? 0) + 1;
+              assert.ok(status < 500, `${route.method} ${url} → ${status} ${response.body}`);
+              const checked = Date.now();
+              if (status >= 400) {
+                assert.match(
+                  String(response.headers['content-type']),
+                  /^application\/problem\+json/,
+                );
+                assert.deepEqual(
+                  await fingerprint(f.database),
+                  baseline,
+                  `${route.method} ${url} ${status}`,
+                );
+              } else {
+                // Accepted: the change is legitimate. The admin may have ended its own token
+                // (logout) or had its password set (which ends all its tokens).
+                admin = await tokenStillValid(admin);
+                baseline = await fingerprint(f.database);
+              }
+              checkMs += Date.now() - checked;
+            },
+          ),
+          { numRuns: RUNS },
+        );
+        if (process.env['LABVIRT_FUZZ_VERBOSE'])
+          console.log(
+            route.method,
+            route.url,
+            Date.now() - started,
+            injectMs,
+            checkMs,
+            JSON.stringify(count),
+          );
+      }
+      assert.deepEqual(crashes, []);
+      const health = await f.request({ method: 'GET', url: '/api/v1/health' });
+      assert.equal(health.statusCode, 200);
+      // The runs reached past validation on most routes (not just 400 everywhere).
+      const reachedHandlers = Object.values(counts).filter((byStatus) =>
+        Object.keys(byStatus).some((status) => status !== '400'),
+      );
+      assert.ok(reachedHandlers.length >= mutating().length / 2, JSON.stringify(counts));
+    });
+
+    async function tokenStillValid(user: ApiUser): Promise<ApiUser> {
+      const me = await f.request({ method: 'GET', url: '/api/v1/auth/me', as: user });
+      return me.statusCode === 200 ? user : f.freshToken(user);
+    }
+  });
+}
