@@ -70,6 +70,10 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
   app.setErrorHandler(async (error, request, reply) => {
     const labvirt = toLabvirtError(error, request.id);
     if (labvirt.code === 'INTERNAL') request.log.error({ err: error }, 'request failed');
+    // A refusal that ends by itself (the login rate limit) says when to try again (RFC 9110).
+    const seconds = labvirt.params['seconds'];
+    if (labvirt.status === 429 && typeof seconds === 'number')
+      void reply.header('Retry-After', String(seconds));
     const tr = request.translator();
     return sendProblem(
       reply,
