@@ -152,6 +152,7 @@ for (const dialect of dialects) {
     let f: ApiFixture;
     let admin: ApiUser;
     let baseline: Record<string, string>;
+    let auditedBefore: number;
     const crashes: unknown[] = [];
     const onCrash = (error: unknown) => crashes.push(error);
     before(async () => {
@@ -165,6 +166,7 @@ for (const dialect of dialects) {
         assert.equal(created.statusCode, 201, created.body);
       }
       baseline = await fingerprint(f.database);
+      auditedBefore = await auditCount();
       process.on('uncaughtException', onCrash).on('unhandledRejection', onCrash);
     });
     after(async () => {
@@ -263,10 +265,14 @@ for (const dialect of dialects) {
                   `${route.method} ${url} ${status}`,
                 );
               } else {
-                // Accepted: the change is legitimate. The admin may have ended its own token
-                // (logout) or had its password set (which ends all its tokens).
+                // Accepted: the change is legitimate, and audited.
+                const audited = await auditCount();
+                assert.ok(audited > auditedBefore, `${route.method} ${url} ${status} not audited`);
+                // The admin may have ended its own token (logout) or had its password set
+                // (which ends all its tokens).
                 admin = await tokenStillValid(admin);
                 baseline = await fingerprint(f.database);
+                auditedBefore = await auditCount();
               }
               checkMs += Date.now() - checked;
             },
@@ -292,6 +298,14 @@ for (const dialect of dialects) {
       );
       assert.ok(reachedHandlers.length >= mutating().length / 2, JSON.stringify(counts));
     });
+
+    async function auditCount(): Promise<number> {
+      const row = await f.database.db
+        .selectFrom('audit_events')
+        .select((eb) => eb.fn.countAll<number>().as('count'))
+        .executeTakeFirstOrThrow();
+      return Number(row.count);
+    }
 
     async function tokenStillValid(user: ApiUser): Promise<ApiUser> {
       const me = await f.request({ method: 'GET', url: '/api/v1/auth/me', as: user });

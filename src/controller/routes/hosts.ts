@@ -1,4 +1,4 @@
-// Hosts (the machines that run VMs), the VMs they run, the audit log and health.
+// Hosts (the machines that run VMs), the VMs they run, and health.
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
@@ -96,49 +96,6 @@ export function hostRoutes(app: FastifyInstance, ctx: RouteContext): void {
       },
     },
     handler: async () => (await Promise.all(ctx.agents.map((agent) => agent.listVms()))).flat(),
-  });
-
-  r.get('/audit', {
-    config: { auth: rule.admin },
-    schema: {
-      tags: ['audit'],
-      summary: 'The audit log, newest first',
-      querystring: Strict({
-        limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })),
-        before: Type.Optional(Type.String({ pattern: '^[0-9]{1,12}$' })),
-      }),
-      response: {
-        200: Type.Array(
-          Type.Object({
-            id: Type.Integer(),
-            at: Type.String(),
-            actor: Type.String(),
-            source: Nullable(Type.String()),
-            action: Type.String(),
-            targetType: Nullable(Type.String()),
-            targetId: Nullable(Type.String()),
-            details: Type.Unknown(),
-          }),
-        ),
-        ...errors(400, 401, 403),
-      },
-    },
-    handler: async (request) => {
-      const limit = Math.min(Number(request.query.limit ?? 100), 1000);
-      let query = ctx.db.selectFrom('audit_events').selectAll().orderBy('id', 'desc').limit(limit);
-      if (request.query.before !== undefined)
-        query = query.where('id', '<', Number(request.query.before));
-      return (await query.execute()).map((event) => ({
-        id: event.id,
-        at: event.at,
-        actor: event.actor_name,
-        source: event.source_ip,
-        action: event.action,
-        targetType: event.target_type,
-        targetId: event.target_id,
-        details: JSON.parse(event.details) as unknown,
-      }));
-    },
   });
 
   r.get('/health', {

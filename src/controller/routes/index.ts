@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { RouteContext } from '../context.js';
+import { auditRoutes } from './audit.js';
 import { authRoutes } from './auth.js';
 import { hostRoutes } from './hosts.js';
 import { labRoutes } from './labs.js';
@@ -15,4 +16,5 @@ export async function apiRoutes(api: FastifyInstance, ctx: RouteContext): Promis
   terminalRoutes(api, ctx);
   profileRoutes(api, ctx);
   hostRoutes(api, ctx);
+  auditRoutes(api, ctx);
 }
