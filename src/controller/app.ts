@@ -75,6 +75,7 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
     if (labvirt.status === 429 && typeof seconds === 'number')
       void reply.header('Retry-After', String(seconds));
     const tr = request.translator();
+    void reply.header('Content-Language', tr.locale);
     return sendProblem(
       reply,
       problemOf(labvirt, request, (msgid) => tr.t(msgid)),
@@ -82,6 +83,7 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
   });
   app.setNotFoundHandler(async (request, reply) => {
     const tr = request.translator();
+    void reply.header('Content-Language', tr.locale);
     const error = new LabvirtError('ROUTE_NOT_FOUND', {
       method: request.method,
       url: request.url.split('?')[0] ?? '',
