@@ -101,6 +101,11 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
   await app.register(authPlugin, { db: ctx.db, now: ctx.now });
   app.addSchema(ProblemSchema);
   await app.register(swagger, {
+    // Schemas keep their own names in the document (Problem, Lab…), not def-0, def-1…
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`,
+    },
     openapi: {
       info: {
         title: 'LabVirt API',

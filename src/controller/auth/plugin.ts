@@ -73,6 +73,8 @@ export const authPlugin = fp<AuthOptions>(async (app: FastifyInstance, options) 
   app.decorate('registeredRoutes', routes);
   app.addHook('onRoute', (route) => {
     route.config ??= {};
+    // The OpenAPI document says which operations need no credentials.
+    if (route.config.auth?.access === 'public') route.schema = { ...route.schema, security: [] };
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods)
       routes.push({
