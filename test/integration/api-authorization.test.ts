@@ -216,7 +216,10 @@ for (const dialect of dialects) {
 
       it('an operator cannot move a terminal out of their lab, nor un-enrol it', async () => {
         const terminal = await terminalIn(f.labs.mine.name);
-        for (const lab of [f.labs.other.name, null]) {
+        for (const [lab, code] of [
+          [f.labs.other.name, 'LAB_FORBIDDEN'],
+          [null, 'FORBIDDEN'],
+        ] as const) {
           const before = await snapshot(f.database);
           const response = await f.request({
             method: 'PATCH',
@@ -224,7 +227,7 @@ for (const dialect of dialects) {
             payload: { lab },
             as: f.users.operator,
           });
-          problem(response, 403, undefined, `move to ${lab}`);
+          problem(response, 403, code, `move to ${lab}`);
           assert.deepEqual(await snapshot(f.database), before);
         }
         const moved = await f.request({

@@ -370,6 +370,24 @@ for (const dialect of dialects) {
         401,
       );
       problem(await loginWith(f.app, user), 401, 'LOGIN_FAILED');
+      // Enabled again, the account needs new credentials: the old ones stay dead.
+      const enable = await f.request({
+        method: 'PATCH',
+        url: `/api/v1/users/${user.username}`,
+        payload: { disabled: false },
+        as: f.users.admin,
+      });
+      assert.equal(enable.statusCode, 200, enable.body);
+      problem(await f.request({ method: 'GET', url: '/api/v1/auth/me', as: user }), 401);
+      problem(
+        await f.request({
+          method: 'GET',
+          url: '/api/v1/auth/me',
+          headers: { cookie: session.cookie },
+        }),
+        401,
+      );
+      assert.equal((await loginWith(f.app, user)).statusCode, 200);
     });
 
     it('an idle or old session ends on its own', async () => {

@@ -161,7 +161,7 @@ for (const dialect of dialects) {
       const cases: {
         name: string;
         route: RegisteredRoute;
-        payload: object;
+        payload: object | undefined;
         url?: string;
         status: number;
         code: string;
@@ -217,6 +217,15 @@ for (const dialect of dialects) {
           status: 404,
           code: 'LAB_NOT_FOUND',
           field: 'lab',
+        },
+        {
+          name: 'terminals of an unknown lab',
+          route: { method: 'GET', url: '/api/v1/terminals' } as RegisteredRoute,
+          url: '/api/v1/terminals?lab=nowhere',
+          payload: undefined,
+          status: 404,
+          code: 'LAB_NOT_FOUND',
+          field: 'query.lab',
         },
         {
           name: 'demoting the last admin',

@@ -109,7 +109,14 @@ export function hostRoutes(app: FastifyInstance, ctx: RouteContext): void {
       },
     },
     handler: async () => {
-      await ctx.db.selectFrom('hosts').select('id').limit(1).execute();
+      // A load balancer asks this: an unreachable database is "unavailable" (503), as
+      // documented, not an internal error.
+      try {
+        await ctx.db.selectFrom('hosts').select('id').limit(1).execute();
+      } catch (error) {
+        const detail = error instanceof Error ? error.message : String(error);
+        throw new LabvirtError('DATABASE_UNAVAILABLE', { detail }, { cause: error });
+      }
       return { status: 'ok' as const, version: VERSION };
     },
   });

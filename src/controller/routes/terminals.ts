@@ -1,7 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
+import { LabvirtError } from '../../domain/errors.js';
 import { assertLabAccess } from '../auth/plugin.js';
+import { principalOf } from '../auth/principal.js';
 import { rule } from '../auth/rules.js';
 import { actorOf, type RouteContext } from '../context.js';
 import { errors, Mac, Name, Nullable, Ref, Strict } from '../schemas.js';
@@ -94,7 +96,9 @@ export function terminalRoutes(app: FastifyInstance, ctx: RouteContext): void {
     handler: async (request) => {
       const target = request.body.lab;
       // Moving into a lab needs the right to that lab too; un-enrolling is for admins.
-      if (target !== undefined) await assertLabAccess(ctx.db, request, target ?? '');
+      if (target === null && principalOf(request).role !== 'admin')
+        throw new LabvirtError('FORBIDDEN', { role: principalOf(request).role });
+      if (typeof target === 'string') await assertLabAccess(ctx.db, request, target);
       return updateTerminal(
         ctx.db,
         actorOf(request),

@@ -63,7 +63,7 @@ export async function listTerminals(
 ): Promise<TerminalView[]> {
   let query = db.selectFrom('terminals').selectAll().orderBy('name').orderBy('mac');
   if (filter.lab !== undefined)
-    query = query.where('lab_id', '=', (await findLab(db, filter.lab)).id);
+    query = query.where('lab_id', '=', (await findLab(db, filter.lab, 'query.lab')).id);
   const all = await view(db, await query.execute());
   return filter.state === undefined
     ? all

@@ -177,7 +177,9 @@ export async function updateUser(
           .execute();
     }
     if (changes.disabled === true) {
+      // Tokens too: re-enabling the account later must not bring old credentials back.
       await tx.deleteFrom('web_sessions').where('user_id', '=', user.id).execute();
+      await tx.deleteFrom('api_tokens').where('user_id', '=', user.id).execute();
     }
     await audit(
       tx,
