@@ -6,7 +6,7 @@ import { parseVmOptions, type VmRequest } from '../qemu/cmdline/vm-options.js';
 import { preflight } from '../qemu/preflight.js';
 import { RunDir } from '../qemu/process/run-dir.js';
 import type { VmLaunch } from '../qemu/process/supervisor.js';
-import { defaultRunRoot, localQemuImg } from './local-host.js';
+import { defaultRunRoot, localQemuImg } from '../agent/local-host.js';
 import { rawVmOptions, type VmFlagValues } from './vm-flags.js';
 
 export interface PreparedVm {

@@ -1,5 +1,5 @@
 // A supervisor wired to the real parts (real QEMU, real qemu-img, real QMP client).
-import { localSupervisor } from '../../src/cli/local-host.js';
+import { localSupervisor } from '../../src/agent/local-host.js';
 import type { VmLaunch } from '../../src/qemu/process/supervisor.js';
 import { probeKvm } from '../../src/qemu/cmdline/accel.js';
 import { macFromUuid } from '../../src/qemu/cmdline/validate.js';

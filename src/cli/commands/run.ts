@@ -11,7 +11,7 @@ import {
   translator,
   type Translator,
 } from '../../i18n/translator.js';
-import { localSupervisor } from '../local-host.js';
+import { localSupervisor } from '../../agent/local-host.js';
 import { addVmFlags, type VmFlagValues } from '../vm-flags.js';
 import { prepareVm } from '../vm-launch.js';
 

@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { LabvirtError } from '../../domain/errors.js';
 import { fileError } from '../../system/file-errors.js';
 import type { CliContext } from '../context.js';
-import { DEFAULT_LISTEN, parseListen, parseTrustProxy } from '../listen.js';
+import { DEFAULT_LISTEN, parseListen, parseTrustProxy } from '../../controller/listen-address.js';
 import { textLogStream } from '../log-format.js';
 
 interface ServerFlags {

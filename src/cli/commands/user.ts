@@ -86,7 +86,7 @@ function addCommand(ctx: CliContext): Command {
       );
       // Loaded here: the commands over the API start faster without the database's modules.
       const { databaseUrlFromEnv } = await import('../../db/connect.js');
-      const { openMigrated } = await import('../database.js');
+      const { openMigrated } = await import('../../db/open-migrated.js');
       const { createUser } = await import('../../controller/services/users.js');
       const { database } = await openMigrated(
         databaseUrlFromEnv(ctx.env as NodeJS.ProcessEnv),

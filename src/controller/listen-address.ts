@@ -1,4 +1,4 @@
-// The server command's --listen and --trust-proxy values.
+// The server's --listen and --trust-proxy values, and what its listening address means.
 import { isIP } from 'node:net';
 import { LabvirtError } from '../domain/errors.js';
 

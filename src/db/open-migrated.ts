@@ -1,7 +1,7 @@
 // Opening and migrating the configured database for `labvirt server` and `user add`, with
 // what goes wrong said as one of LabVirt's errors (not a stack trace).
 import { LabvirtError } from '../domain/errors.js';
-import { migrateToLatest, openDatabase, type LabvirtDb } from '../db/index.js';
+import { migrateToLatest, openDatabase, type LabvirtDb } from './index.js';
 import { fileError } from '../system/file-errors.js';
 
 export interface OpenedDatabase {
