@@ -2,6 +2,8 @@
 // where, and admins read it through GET /api/v1/audit with filters.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/controller/app.js';
 import { createApiFixture, login, problem, type ApiFixture, type ApiUser } from '../helpers/api.js';
 import { dialects } from '../helpers/databases.js';
 
@@ -243,6 +245,30 @@ for (const dialect of dialects) {
           query,
         );
         assert.equal(body.field, field);
+      }
+    });
+
+    it('the address is the client’s; X-Forwarded-For only counts from a trusted proxy', async () => {
+      const lastSource = async () => (await events('?limit=1'))[0]?.source;
+      const forwarded = { 'x-forwarded-for': '203.0.113.9' };
+      const create = (app: FastifyInstance, name: string, remoteAddress: string) =>
+        app.inject({
+          method: 'POST',
+          url: '/api/v1/labs',
+          payload: { name },
+          remoteAddress,
+          headers: { ...forwarded, authorization: `Bearer ${f.users.admin.token}` },
+        });
+      assert.equal((await create(f.app, 'Spoofed', FROM)).statusCode, 201);
+      assert.equal(await lastSource(), FROM, 'a forged header is ignored');
+      const behindProxy = await buildApp({ db: f.database.db, trustProxy: ['127.0.0.1'] });
+      try {
+        assert.equal((await create(behindProxy, 'Proxied', '127.0.0.1')).statusCode, 201);
+        assert.equal(await lastSource(), '203.0.113.9', 'the proxy’s word for the client');
+        assert.equal((await create(behindProxy, 'Not proxied', FROM)).statusCode, 201);
+        assert.equal(await lastSource(), FROM, 'not from the trusted proxy');
+      } finally {
+        await behindProxy.close();
       }
     });
 

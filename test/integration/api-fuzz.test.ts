@@ -299,6 +299,53 @@ for (const dialect of dialects) {
       assert.ok(reachedHandlers.length >= mutating().length / 2, JSON.stringify(counts));
     });
 
+    it(`reading never changes anything, whatever the path and query (${RUNS / 2} runs per route)`, async () => {
+      const reads = f.app.registeredRoutes.filter(
+        (route) => route.url.startsWith('/api/v1/') && route.method === 'GET',
+      );
+      assert.ok(reads.length >= 10);
+      admin = await tokenStillValid(admin);
+      const before = await fingerprint(f.database);
+      for (const route of reads) {
+        const names = [...route.url.matchAll(/:(\w+)/g)].map((match) => match[1]!);
+        const known = Object.keys(
+          (route.schema?.querystring as JsonSchema | undefined)?.properties ?? {},
+        );
+        const queryKey = fc.oneof(fc.constantFrom(...known, 'lab'), fc.string({ maxLength: 8 }));
+        await fc.assert(
+          fc.asyncProperty(
+            fc.array(params, { minLength: names.length, maxLength: names.length }),
+            fc.dictionary(
+              queryKey,
+              fc.oneof(
+                params,
+                fc.constantFrom('1', '0', '1000', 'enrolled', '2031-01-01T00:00:00Z'),
+              ),
+              { maxKeys: 4 },
+            ),
+            async (values, query) => {
+              const path = fillPath(
+                route.url,
+                Object.fromEntries(names.map((n, i) => [n, values[i]!])),
+              );
+              const url = `${path}?${new URLSearchParams(query)}`;
+              const response = await f.request({ method: 'GET', url, as: admin });
+              assert.ok(
+                response.statusCode < 500,
+                `GET ${url} → ${response.statusCode} ${response.body}`,
+              );
+              assert.ok(
+                [200, 400, 404].includes(response.statusCode),
+                `GET ${url} → ${response.statusCode}`,
+              );
+            },
+          ),
+          { numRuns: Math.ceil(RUNS / 2) },
+        );
+      }
+      assert.deepEqual(await fingerprint(f.database), before);
+    });
+
     async function auditCount(): Promise<number> {
       const row = await f.database.db
         .selectFrom('audit_events')
