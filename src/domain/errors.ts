@@ -121,6 +121,8 @@ const catalogue = {
   BODY_MALFORMED: { status: 400, message: 'the request body is not valid JSON' },
   BODY_TOO_LARGE: { status: 413, message: 'the request body is too large' },
   MEDIA_TYPE_UNSUPPORTED: { status: 415, message: 'send the request body as application/json' },
+  URL_MALFORMED: { status: 400, message: 'the request URL is not valid (a broken %-escape?)' },
+  URL_TOO_LONG: { status: 414, message: 'a part of the request URL is too long' },
   FIELD_REQUIRED: { status: 400, message: '{field} is required' },
   FIELD_UNKNOWN: { status: 400, message: 'unknown field {field}' },
   FIELD_TYPE: { status: 400, message: '{field} must be of type {type}' },

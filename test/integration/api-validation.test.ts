@@ -153,6 +153,25 @@ for (const dialect of dialects) {
       assert.ok(checked >= 5, `${checked} cases`);
     });
 
+    it('URLs the router refuses are problems too', async () => {
+      for (const as of [f.users.admin, undefined]) {
+        for (const [url, status, code] of [
+          ['/api/v1/labs/%', 400, 'URL_MALFORMED'],
+          ['/api/v1/labs/%E0%A4%A', 400, 'URL_MALFORMED'],
+          [`/api/v1/labs/${'a'.repeat(200)}`, 414, 'URL_TOO_LONG'],
+        ] as const) {
+          const response = await f.request({ method: 'DELETE', url, ...(as ? { as } : {}) });
+          problem(response, status, code, url);
+        }
+      }
+      const spanish = await f.request({
+        method: 'GET',
+        url: '/api/v1/labs/%',
+        headers: { 'accept-language': 'es' },
+      });
+      assert.equal(spanish.headers['content-language'], 'es');
+    });
+
     describe('input that passes the schema but not the rules', () => {
       const post = (url: string, payload: object) => ({
         route: { method: 'POST', url } as RegisteredRoute,
