@@ -56,7 +56,11 @@ export const ProblemSchema = Type.Object(
   { $id: 'Problem', description: 'RFC 9457 problem details, with LabVirt’s stable error code' },
 );
 
-/** Standard error responses, for the OpenAPI document. */
+/** Standard error responses: a Problem, as application/problem+json (RFC 9457). */
 export function errors(...statuses: number[]) {
-  return Object.fromEntries(statuses.map((status) => [status, Type.Ref('Problem')]));
+  const problem = {
+    description: 'RFC 9457 problem details, with LabVirt’s stable error code',
+    content: { 'application/problem+json': { schema: Type.Ref('Problem') } },
+  };
+  return Object.fromEntries(statuses.map((status) => [status, problem]));
 }
