@@ -83,7 +83,8 @@ for (const dialect of dialects) {
         const isPublic = route.config.auth?.access === 'public';
         if (!isPublic) assert.ok(statuses.includes('401'), `${name} documents 401`);
         for (const status of statuses.filter((s) => Number(s) >= 400)) {
-          const content = operation.responses[status]!.content ?? {};
+          const content: Record<string, { schema: { $ref?: string } }> =
+            operation.responses[status]!.content ?? {};
           assert.deepEqual(Object.keys(content), ['application/problem+json'], `${name} ${status}`);
           const schema = content['application/problem+json']?.schema;
           assert.equal(
