@@ -314,6 +314,14 @@ for (const dialect of dialects) {
         403,
         'FORBIDDEN',
       );
+      // Whether the user exists or not: a non-admin learns nothing about other users.
+      const elsewhere = await f.request({
+        method: 'PUT',
+        url: '/api/v1/users/nobody-here/password',
+        payload: { password: 'a brand new password' },
+        as: f.users.operator,
+      });
+      problem(elsewhere, 403, 'FORBIDDEN');
       const done = await change({
         password: 'a brand new password',
         currentPassword: user.password,

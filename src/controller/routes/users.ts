@@ -106,7 +106,11 @@ export function userRoutes(app: FastifyInstance, ctx: RouteContext): void {
     },
     handler: async (request, reply) => {
       const principal = principalOf(request);
-      const user = await findUser(ctx.db, request.params.user);
+      const ref = request.params.user;
+      // Refused before the lookup, so a non-admin cannot tell which other users exist.
+      if (principal.role !== 'admin' && ref !== principal.userId && ref !== principal.username)
+        throw new LabvirtError('FORBIDDEN', { role: principal.role });
+      const user = await findUser(ctx.db, ref);
       if (user.id === principal.userId) {
         const current = request.body.currentPassword;
         if (current === undefined)
@@ -117,8 +121,6 @@ export function userRoutes(app: FastifyInstance, ctx: RouteContext): void {
           );
         if (!(await verifyPassword(current, user.password_hash)))
           throw new LabvirtError('PASSWORD_WRONG', {}, { field: 'currentPassword' });
-      } else if (principal.role !== 'admin') {
-        throw new LabvirtError('FORBIDDEN', { role: principal.role });
       }
       await setPassword(ctx.db, actorOf(request), user.id, request.body.password, ctx.now());
       return reply.code(204).send(null);
