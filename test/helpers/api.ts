@@ -9,7 +9,8 @@ import { sql } from 'kysely';
 import { buildApp, type ControllerDeps } from '../../src/controller/app.js';
 import type { Actor } from '../../src/controller/services/audit.js';
 import { createLab, type LabView } from '../../src/controller/services/labs.js';
-import { createToken, createUser, findUser } from '../../src/controller/services/users.js';
+import { createToken } from '../../src/controller/services/credentials.js';
+import { createUser, findUser } from '../../src/controller/services/users.js';
 import type { Role } from '../../src/controller/auth/rules.js';
 import type { DialectUnderTest, TestDatabase } from './databases.js';
 

@@ -9,13 +9,8 @@ import { actorOf, type RouteContext } from '../context.js';
 import { errors, Language, Name, Nullable, Password, Ref, Strict, Username } from '../schemas.js';
 import { audit, type Actor } from '../services/audit.js';
 import type { User } from '../../db/schema.js';
-import {
-  checkCredentials,
-  createToken,
-  openSession,
-  showUser,
-  updateUser,
-} from '../services/users.js';
+import { checkCredentials, createToken, openSession } from '../services/credentials.js';
+import { showUser, updateUser } from '../services/users.js';
 import { principalOf } from '../auth/principal.js';
 
 const Credentials = { username: Username, password: Password };

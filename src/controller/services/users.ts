@@ -1,17 +1,11 @@
-// Users, their roles and the labs granted to operators; sessions and API tokens.
+// Users, their roles and the labs granted to operators (their sessions and API tokens are
+// in credentials.ts).
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { LabvirtError } from '../../domain/errors.js';
 import type { Database, User } from '../../db/schema.js';
-import {
-  checkPasswordPolicy,
-  dummyPasswordHash,
-  hashPassword,
-  verifyPassword,
-} from '../auth/passwords.js';
+import { checkPasswordPolicy, hashPassword } from '../auth/passwords.js';
 import type { Role } from '../auth/rules.js';
-import { hashSecret, newApiToken, newSecret } from '../auth/tokens.js';
-import { SESSION_LIFETIME_MS } from '../auth/principal.js';
 import { audit, type Actor } from './audit.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { findLab } from './labs.js';
@@ -237,80 +231,4 @@ export async function setPassword(
     await tx.deleteFrom('api_tokens').where('user_id', '=', user.id).execute();
     await audit(tx, actor, { action: 'user.password', targetType: 'user', targetId: user.id }, now);
   });
-}
-
-/** The user if the password is right; undefined otherwise, in about the same time either way. */
-export async function checkCredentials(
-  db: Kysely<Database>,
-  username: string,
-  password: string,
-): Promise<User | undefined> {
-  const user = await db
-    .selectFrom('users')
-    .selectAll()
-    .where('username', '=', username)
-    .executeTakeFirst();
-  const ok = await verifyPassword(password, user?.password_hash ?? (await dummyPasswordHash()));
-  return ok && user !== undefined && user.disabled === 0 ? user : undefined;
-}
-
-/** A web session for user; the login is audited (who logged in, from where). */
-export async function openSession(
-  db: Kysely<Database>,
-  actor: Actor,
-  user: User,
-  now: Date,
-): Promise<{ secret: string; csrfToken: string; expiresAt: Date }> {
-  const secret = newSecret();
-  const csrfToken = newSecret();
-  const expiresAt = new Date(now.getTime() + SESSION_LIFETIME_MS);
-  await db.transaction().execute(async (tx) => {
-    await tx
-      .insertInto('web_sessions')
-      .values({
-        id: randomUUID(),
-        user_id: user.id,
-        token_hash: hashSecret(secret),
-        csrf_token: csrfToken,
-        ip: actor.source,
-        created_at: now.toISOString(),
-        last_seen_at: now.toISOString(),
-        expires_at: expiresAt.toISOString(),
-      })
-      .execute();
-    await audit(tx, actor, { action: 'session.open', targetType: 'user', targetId: user.id }, now);
-  });
-  return { secret, csrfToken, expiresAt };
-}
-
-export async function createToken(
-  db: Kysely<Database>,
-  actor: Actor,
-  user: User,
-  name: string,
-  now: Date,
-): Promise<{ id: string; name: string; token: string }> {
-  const id = randomUUID();
-  const token = newApiToken();
-  await db.transaction().execute(async (tx) => {
-    await tx
-      .insertInto('api_tokens')
-      .values({
-        id,
-        user_id: user.id,
-        name,
-        token_hash: hashSecret(token),
-        created_at: now.toISOString(),
-        last_used_at: null,
-        expires_at: null,
-      })
-      .execute();
-    await audit(
-      tx,
-      actor,
-      { action: 'token.create', targetType: 'user', targetId: user.id, details: { name } },
-      now,
-    );
-  });
-  return { id, name, token };
 }
