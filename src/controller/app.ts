@@ -17,7 +17,7 @@ import { authPlugin } from './auth/plugin.js';
 import { LoginLimiter } from './auth/login-limiter.js';
 import { rule } from './auth/rules.js';
 import type { RouteContext } from './context.js';
-import { problemOf, sendProblem, toLabvirtError } from './problem.js';
+import { problemOf, sendFrameworkProblem, sendProblem, toLabvirtError } from './problem.js';
 import { apiRoutes } from './routes/index.js';
 import { ProblemSchema } from './schemas.js';
 
@@ -56,23 +56,7 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true } },
     // What the router refuses before any route or hook runs (a broken %-escape, an
     // over-long path segment) is a problem+json answer too, not Fastify's own JSON.
-    frameworkErrors: (error, request, reply) => {
-      const code =
-        error.code === 'FST_ERR_BAD_URL'
-          ? 'URL_MALFORMED'
-          : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
-            ? 'URL_TOO_LONG'
-            : 'INTERNAL';
-      // No route, so no decorated request: the language comes from the header alone.
-      const tr = translator(negotiateLocale(request.headers['accept-language']));
-      void reply.header('Content-Language', tr.locale);
-      void sendProblem(
-        reply,
-        problemOf(new LabvirtError(code, { requestId: request.id }), request, (msgid) =>
-          tr.t(msgid),
-        ),
-      );
-    },
+    frameworkErrors: sendFrameworkProblem,
   }) as unknown as FastifyInstance;
   const ctx: RouteContext = {
     db: deps.db,

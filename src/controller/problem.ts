@@ -2,6 +2,7 @@
 // message in the caller's language. Validation failures are mapped to the same catalogue,
 // so they are translated like everything else.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { negotiateLocale, translator } from '../i18n/translator.js';
 import {
   formatMessage,
   isLabvirtError,
@@ -143,4 +144,26 @@ export function problemOf(
 
 export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
   return reply.code(problem.status).type('application/problem+json; charset=utf-8').send(problem);
+}
+
+/** Fastify's frameworkErrors: what the router refuses before any route or hook runs. */
+export function sendFrameworkProblem(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const code =
+    error.code === 'FST_ERR_BAD_URL'
+      ? 'URL_MALFORMED'
+      : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? 'URL_TOO_LONG'
+        : 'INTERNAL';
+  // No route, so no decorated request: the language comes from the header alone.
+  const tr = translator(negotiateLocale(request.headers['accept-language']));
+  void reply.header('Content-Language', tr.locale);
+  const labvirt = new LabvirtError(code, { requestId: request.id });
+  void sendProblem(
+    reply,
+    problemOf(labvirt, request, (msgid) => tr.t(msgid)),
+  );
 }
