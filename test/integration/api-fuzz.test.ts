@@ -1,6 +1,7 @@
-// Property-based: random JSON bodies and path parameters to every mutating route, as an
-// admin (who gets furthest). Whatever comes in: never a 5xx, the process never crashes,
-// and a request answered with 4xx changed nothing in the database.
+// Property-based: random JSON bodies and path parameters to every mutating route, mostly
+// as an admin (who gets furthest), else as an operator (through the lab-scoped checks).
+// Whatever comes in: never a 5xx, the process never crashes, a request answered with 4xx
+// changed nothing in the database, and an accepted one is audited.
 // LABVIRT_FUZZ_RUNS sets the runs per route (default 200; raise it for a deeper search).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -156,6 +157,7 @@ for (const dialect of dialects) {
   describe(`random input on ${dialect.name}`, () => {
     let f: ApiFixture;
     let admin: ApiUser;
+    let operator: ApiUser;
     let baseline: Record<string, string>;
     let auditedBefore: number;
     const crashes: unknown[] = [];
@@ -163,6 +165,7 @@ for (const dialect of dialects) {
     before(async () => {
       f = await createApiFixture(dialect);
       admin = f.users.admin;
+      operator = f.users.operator;
       for (const [url, payload] of [
         ['/api/v1/terminals', { mac: KNOWN_TERMINAL, lab: 'lab-mine' }],
         ['/api/v1/profiles', { name: KNOWN_PROFILE }],
@@ -238,7 +241,8 @@ for (const dialect of dialects) {
             fc.array(params, { minLength: names.length, maxLength: names.length }),
             schema === undefined ? fc.constant(undefined) : bodies(schema),
             fc.boolean(),
-            async (values, body, raw) => {
+            fc.constantFrom('admin', 'admin', 'operator'),
+            async (values, body, raw, caller) => {
               // Now and then the values go into the path unescaped, as a careless client would.
               const url = (raw ? rawPath : fillPath)(
                 route.url,
@@ -248,7 +252,7 @@ for (const dialect of dialects) {
               const response = await f.request({
                 method: route.method as 'POST',
                 url,
-                as: admin,
+                as: caller === 'admin' ? admin : operator,
                 ...(body === undefined
                   ? {}
                   : {
@@ -275,9 +279,10 @@ for (const dialect of dialects) {
                 // Accepted: the change is legitimate, and audited.
                 const audited = await auditCount();
                 assert.ok(audited > auditedBefore, `${route.method} ${url} ${status} not audited`);
-                // The admin may have ended its own token (logout) or had its password set
+                // The caller may have ended its own token (logout), or had its password set
                 // (which ends all its tokens).
                 admin = await tokenStillValid(admin);
+                operator = await tokenStillValid(operator);
                 baseline = await fingerprint(f.database);
                 auditedBefore = await auditCount();
               }
@@ -363,7 +368,8 @@ for (const dialect of dialects) {
 
     async function tokenStillValid(user: ApiUser): Promise<ApiUser> {
       const me = await f.request({ method: 'GET', url: '/api/v1/auth/me', as: user });
-      return me.statusCode === 200 ? user : f.freshToken(user);
+      // A user deleted by an earlier run keeps its dead token (its requests are 401s).
+      return me.statusCode === 200 ? user : f.freshToken(user).catch(() => user);
     }
   });
 }
