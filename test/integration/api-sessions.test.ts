@@ -11,6 +11,7 @@ import { buildApp } from '../../src/controller/app.js';
 import { LoginLimiter } from '../../src/controller/auth/login-limiter.js';
 import {
   createApiFixture,
+  fillPath,
   login,
   problem,
   snapshot,
@@ -185,6 +186,31 @@ for (const dialect of dialects) {
         as: f.users.admin,
       });
       assert.equal(viaToken.statusCode, 204);
+    });
+
+    it('on every route: cookie-borne changes need the CSRF token, reads do not', async () => {
+      const session = await login(f, f.users.admin);
+      const before = await snapshot(f.database);
+      let changes = 0;
+      for (const route of f.app.registeredRoutes) {
+        if (route.config.auth?.access === 'public' || !route.url.startsWith('/api/v1/')) continue;
+        const url = fillPath(route.url, new Proxy({}, { get: () => 'no-such-thing' }));
+        const payload = route.schema?.body !== undefined ? { payload: {} } : {};
+        const response = await f.request({
+          method: route.method as 'GET',
+          url,
+          headers: { cookie: session.cookie },
+          ...payload,
+        });
+        if (['GET', 'HEAD'].includes(route.method)) {
+          assert.ok(![401, 403].includes(response.statusCode), `${route.method} ${url}`);
+        } else {
+          problem(response, 403, 'CSRF_FAILED', `${route.method} ${url}`);
+          changes++;
+        }
+      }
+      assert.ok(changes >= 15, `${changes} changing routes checked`);
+      assert.deepEqual(await snapshot(f.database), before);
     });
 
     it('logout ends the session: the cookie no longer works', async () => {
