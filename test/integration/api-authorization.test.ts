@@ -34,6 +34,47 @@ function expectedPublic(route: RegisteredRoute): boolean {
   ].includes(key);
 }
 
+/**
+ * Who may call each API route, as reviewed: a rule weakened by mistake (or a new route)
+ * fails here until someone decides. HEAD follows GET.
+ */
+const reviewedRules: Readonly<Record<string, 'public' | 'viewer' | 'operator' | 'admin' | 'lab'>> =
+  {
+    'POST /api/v1/auth/login': 'public',
+    'POST /api/v1/auth/tokens': 'public',
+    'GET /api/v1/health': 'public',
+    'POST /api/v1/auth/logout': 'viewer',
+    'GET /api/v1/auth/me': 'viewer',
+    'PATCH /api/v1/auth/me': 'viewer',
+    'GET /api/v1/auth/tokens': 'viewer',
+    'DELETE /api/v1/auth/tokens/:token': 'viewer',
+    'PUT /api/v1/users/:user/password': 'viewer', // their own; admins anyone's (in the handler)
+    'GET /api/v1/users': 'admin',
+    'POST /api/v1/users': 'admin',
+    'GET /api/v1/users/:user': 'admin',
+    'PATCH /api/v1/users/:user': 'admin',
+    'DELETE /api/v1/users/:user': 'admin',
+    'GET /api/v1/labs': 'viewer',
+    'GET /api/v1/labs/:lab': 'viewer',
+    'POST /api/v1/labs': 'admin',
+    'PATCH /api/v1/labs/:lab': 'admin',
+    'DELETE /api/v1/labs/:lab': 'admin',
+    'GET /api/v1/terminals': 'viewer',
+    'GET /api/v1/terminals/:terminal': 'viewer',
+    'POST /api/v1/terminals': 'lab',
+    'PATCH /api/v1/terminals/:terminal': 'lab',
+    'DELETE /api/v1/terminals/:terminal': 'lab',
+    'GET /api/v1/profiles': 'viewer',
+    'GET /api/v1/profiles/:profile': 'viewer',
+    'POST /api/v1/profiles': 'admin',
+    'PATCH /api/v1/profiles/:profile': 'admin',
+    'DELETE /api/v1/profiles/:profile': 'admin',
+    'GET /api/v1/hosts': 'viewer',
+    'GET /api/v1/hosts/:host': 'viewer',
+    'GET /api/v1/vms': 'viewer',
+    'GET /api/v1/audit': 'admin',
+  };
+
 const hasBody = (route: RegisteredRoute) => route.schema?.body !== undefined;
 const describeRoute = (route: RegisteredRoute) => `${route.method} ${route.url}`;
 
@@ -67,6 +108,18 @@ for (const dialect of dialects) {
       }
       assert.ok(publicRoutes.some((route) => route.url === '/api/docs/json'));
       assert.ok(publicRoutes.some((route) => route.url === '/api/v1/auth/login'));
+    });
+
+    it('every API route has the rule it was reviewed with', () => {
+      const actual: Record<string, string | undefined> = {};
+      for (const route of routes().filter((r) => r.url.startsWith('/api/v1/'))) {
+        const auth = route.config.auth;
+        const rule = auth?.access === 'role' ? auth.role : auth?.access;
+        const key = `${route.method === 'HEAD' ? 'GET' : route.method} ${route.url}`;
+        if (key in actual) assert.equal(rule, actual[key], `HEAD and GET ${route.url} agree`);
+        actual[key] = rule;
+      }
+      assert.deepEqual(actual, reviewedRules);
     });
 
     it('anonymous callers get 401 AUTH_REQUIRED on every non-public route', async () => {
