@@ -38,6 +38,7 @@ type ExtractorFunction = Parameters<
 const markers = {
   t: { text: 0 },
   N_: { text: 0 },
+  phrase: { text: 0 },
   tn: { text: 0, textPlural: 1 },
   tc: { context: 0, text: 1 },
 } as const;

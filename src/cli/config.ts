@@ -4,7 +4,7 @@
 import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
-import { LabvirtError } from '../domain/errors.js';
+import { LabvirtError, phrase } from '../domain/errors.js';
 
 export interface CliConfig {
   readonly url: string;
@@ -63,7 +63,10 @@ export async function readConfig(path: string): Promise<CliConfig | undefined> {
   }
   const { url, token, user } = (parsed ?? {}) as Record<string, unknown>;
   if (typeof url !== 'string' || typeof token !== 'string') {
-    throw new LabvirtError('CONFIG_INVALID', { path, reason: 'url and token must be strings' });
+    throw new LabvirtError('CONFIG_INVALID', {
+      path,
+      reason: phrase('url and token must be strings'),
+    });
   }
   return { url, token, ...(typeof user === 'string' ? { user } : {}) };
 }

@@ -186,6 +186,7 @@ const catalogue = {
   INTERNAL: { status: 500, message: 'internal error (see the server log, request {requestId})' },
   DATABASE_UNAVAILABLE: { status: 503, message: 'the database cannot be reached: {detail}' },
   VM_STOP_FAILED: { status: 500, message: 'VM "{name}" did not stop: {detail}' },
+
   // The command line: usage, the server command, login and the commands over the API
   USAGE_UNKNOWN_OPTION: { status: 400, message: 'unknown option "{option}"' },
   USAGE_UNKNOWN_COMMAND: { status: 400, message: 'unknown command "{command}"' },
@@ -242,7 +243,39 @@ const catalogue = {
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof catalogue;
-export type ErrorParams = Readonly<Record<string, string | number>>;
+/**
+ * A word or sentence given as a parameter that is itself user-facing ("disk image", "it is
+ * empty"): translated when the message is, unlike names and paths, which never are.
+ * Created with phrase(), which the catalogue extractor knows.
+ */
+export interface Phrase {
+  readonly msgid: string;
+  readonly params?: ErrorParams;
+}
+
+export function phrase(msgid: string, params?: Phrase['params']): Phrase {
+  return params === undefined ? { msgid } : { msgid, params };
+}
+
+export type ErrorParam = string | number | Phrase;
+export type ErrorParams = Readonly<Record<string, ErrorParam>>;
+
+function fill(template: string, params: ErrorParams, translate: (msgid: string) => string): string {
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) => {
+    if (!Object.hasOwn(params, key)) return whole;
+    const value = params[key];
+    if (typeof value !== 'object' || value === undefined) return String(value);
+    return fill(translate(value.msgid), value.params ?? {}, translate);
+  });
+}
+
+/** A parameter as text, English (for logs and comparisons). */
+export function paramText(value: ErrorParam | undefined): string {
+  if (value === undefined) return '';
+  return typeof value === 'object'
+    ? fill(value.msgid, value.params ?? {}, (msgid) => msgid)
+    : String(value);
+}
 
 export class LabvirtError extends Error {
   readonly code: ErrorCode;
@@ -287,9 +320,7 @@ export function formatMessage(
   params: ErrorParams,
   translate: (msgid: string) => string = (msgid) => msgid,
 ): string {
-  return translate(catalogue[code].message).replace(/\{(\w+)\}/g, (whole, key: string) =>
-    Object.hasOwn(params, key) ? String(params[key]) : whole,
-  );
+  return fill(translate(catalogue[code].message), params, translate);
 }
 
 export function isLabvirtError(error: unknown): error is LabvirtError {

@@ -6,7 +6,7 @@
 // and extents stay inside the import directories, and each layer passes its check.
 import { realpath } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import { LabvirtError, isLabvirtError } from '../domain/errors.js';
+import { LabvirtError, isLabvirtError, phrase } from '../domain/errors.js';
 import { isInsideDirs, verifyImageChain } from '../qemu/image/backing-chain.js';
 import type { ImageFormat } from '../qemu/image/image-format.js';
 import type { ImageCheckResult, QemuImg } from '../qemu/image/qemu-img.js';
@@ -41,7 +41,7 @@ export async function resolveImportSource(
     real = await realpath(given);
   } catch (error) {
     if (!isInsideDirs(resolve(given), importDirs)) throw outside();
-    throw fileError(source, 'import source', error);
+    throw fileError(source, phrase('import source'), error);
   }
   if (!isInsideDirs(real, importDirs)) throw outside();
   return real;
@@ -56,7 +56,7 @@ function notAnImage(path: string, error: unknown): unknown {
   return isLabvirtError(error) && error.code === 'QEMU_IMG_FAILED'
     ? new LabvirtError(
         'IMAGE_NOT_AN_IMAGE',
-        { path, reason: String(error.params['detail']) },
+        { path, reason: error.params['detail'] ?? '' },
         { cause: error },
       )
     : error;

@@ -1,6 +1,6 @@
 // What a failed image operation means for the store: a full file system and QEMU's image
 // lock get codes of their own, so the API and the CLI can say what to do about them. Pure.
-import { LabvirtError, isLabvirtError } from '../domain/errors.js';
+import { LabvirtError, isLabvirtError, paramText } from '../domain/errors.js';
 
 const NO_SPACE = /No space left on device|Disk quota exceeded/i;
 const LOCKED = /Failed to get [^:]*lock|Is another process using the image/i;
@@ -20,7 +20,7 @@ function errnoCode(error: unknown): string | undefined {
 export function storeFailure(error: unknown, context: FailureContext): unknown {
   if (isLabvirtError(error)) {
     if (error.code !== 'QEMU_IMG_FAILED') return error;
-    const detail = String(error.params['detail'] ?? '');
+    const detail = paramText(error.params['detail']);
     if (NO_SPACE.test(detail)) {
       return new LabvirtError(
         'IMAGE_STORE_FULL',

@@ -6,7 +6,7 @@
 import { constants } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { LabvirtError, isLabvirtError } from '../domain/errors.js';
+import { LabvirtError, isLabvirtError, phrase, type Phrase } from '../domain/errors.js';
 import { fileError } from '../system/file-errors.js';
 import type { DiskSpec } from './cmdline/vm-spec.js';
 import type { VmRequest } from './cmdline/vm-options.js';
@@ -31,7 +31,7 @@ export interface PreflightResult {
  * Opens the file the way QEMU will (read, and write unless writes are discarded), so the
  * answer is the effective user's; O_NONBLOCK keeps a FIFO from hanging the check.
  */
-async function checkFile(path: string, what: string, writable: boolean): Promise<void> {
+async function checkFile(path: string, what: Phrase, writable: boolean): Promise<void> {
   const info = await stat(path).catch((error: unknown) => {
     throw fileError(path, what, error);
   });
@@ -53,11 +53,15 @@ async function checkFile(path: string, what: string, writable: boolean): Promise
   }
 }
 
-async function checkDirectory(path: string, what: string): Promise<void> {
+/** `what` names the directory ("directory of the serial log"). */
+async function checkDirectory(path: string, what: Phrase): Promise<void> {
   const dir = dirname(path);
   const info = await stat(dir).catch(() => undefined);
   if (info === undefined || !info.isDirectory()) {
-    throw new LabvirtError('FILE_NOT_FOUND', { what: `directory of the ${what}`, path: dir });
+    throw new LabvirtError('FILE_NOT_FOUND', {
+      what,
+      path: dir,
+    });
   }
 }
 
@@ -67,7 +71,7 @@ async function checkDisk(
   options: PreflightOptions,
 ): Promise<DiskSpec> {
   const path = resolve(request.path);
-  await checkFile(path, 'disk image', writable);
+  await checkFile(path, phrase('disk image'), writable);
   const format =
     request.format === undefined ? await detectImageFormat(path) : parseImageFormat(request.format);
   try {
@@ -80,7 +84,7 @@ async function checkDisk(
     if (isLabvirtError(error) && error.code === 'QEMU_IMG_FAILED') {
       throw new LabvirtError('IMAGE_NOT_AN_IMAGE', {
         path,
-        reason: String(error.params['detail']),
+        reason: error.params['detail'] ?? '',
       });
     }
     throw error;
@@ -95,10 +99,12 @@ export async function preflight(
   const disks: DiskSpec[] = [];
   for (const disk of request.disks) disks.push(await checkDisk(disk, !request.snapshot, options));
   const cdrom = request.cdrom === undefined ? undefined : resolve(request.cdrom);
-  if (cdrom !== undefined) await checkFile(cdrom, 'CD-ROM image', false);
+  if (cdrom !== undefined) await checkFile(cdrom, phrase('CD-ROM image'), false);
   const serialLog = request.serialLog === undefined ? undefined : resolve(request.serialLog);
-  if (serialLog !== undefined) await checkDirectory(serialLog, 'serial log');
+  if (serialLog !== undefined)
+    await checkDirectory(serialLog, phrase('directory of the serial log'));
   const vncSocket = request.vncSocket === undefined ? undefined : resolve(request.vncSocket);
-  if (vncSocket !== undefined) await checkDirectory(vncSocket, 'VNC socket');
+  if (vncSocket !== undefined)
+    await checkDirectory(vncSocket, phrase('directory of the VNC socket'));
   return { disks, cdrom, serialLog, vncSocket };
 }

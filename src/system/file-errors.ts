@@ -1,16 +1,16 @@
 // One mapping from what the file system says (errno) to LabVirt's errors about a file.
-import { LabvirtError } from '../domain/errors.js';
+import { LabvirtError, phrase, type Phrase } from '../domain/errors.js';
 
-const reasons: Readonly<Record<string, string>> = {
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EROFS: 'read-only file system',
-  ETXTBSY: 'file busy',
-  EIO: 'input/output error',
+const reasons: Readonly<Record<string, Phrase>> = {
+  EACCES: phrase('permission denied'),
+  EPERM: phrase('permission denied'),
+  EROFS: phrase('read-only file system'),
+  ETXTBSY: phrase('file busy'),
+  EIO: phrase('input/output error'),
 };
 
 /** `what` names the file for the user ("disk image", "backing file"...). */
-export function fileError(path: string, what: string, error: unknown): unknown {
+export function fileError(path: string, what: string | Phrase, error: unknown): unknown {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
     case undefined:

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { LabvirtError, type ErrorCode } from '../../src/domain/errors.js';
+import { fails } from '../helpers/assertions.js';
 import { isInsideDirs, verifyImageChain } from '../../src/qemu/image/backing-chain.js';
 import type { ImageFormat } from '../../src/qemu/image/image-format.js';
 import type { ImageInfo } from '../../src/qemu/image/qemu-img.js';
@@ -27,15 +27,6 @@ function fakeImages(images: Record<string, Layer>) {
 
 // Pure tests: paths resolve lexically, no file system involved.
 const lexical = (p: string): Promise<string> => Promise.resolve(path.resolve(p));
-
-function fails(code: ErrorCode, params: Record<string, string | number> = {}) {
-  return (error: unknown): boolean => {
-    assert.ok(error instanceof LabvirtError, String(error));
-    assert.equal(error.code, code);
-    for (const [key, value] of Object.entries(params)) assert.equal(error.params[key], value);
-    return true;
-  };
-}
 
 describe('verifyImageChain (fake info)', () => {
   const options = { allowedDirs: ['/images', '/versions/'], realpath: lexical };

@@ -10,7 +10,12 @@ import { createTranslator, translateError, translator } from '../../src/i18n/tra
 import { parsePluralForms } from '../../src/i18n/plural.js';
 import { cellText, formatFields, formatTable, sanitize } from '../../src/cli/table.js';
 import { configPath, normalizeServerUrl, resolveTarget } from '../../src/cli/config.js';
-import { isLoopback, listenUrl, parseListen, parseTrustProxy } from '../../src/controller/listen-address.js';
+import {
+  isLoopback,
+  listenUrl,
+  parseListen,
+  parseTrustProxy,
+} from '../../src/controller/listen-address.js';
 import { usageError } from '../../src/cli/usage-errors.js';
 import { passwordLines, readPasswords } from '../../src/cli/password-stdin.js';
 import { formatLogLine } from '../../src/cli/log-format.js';

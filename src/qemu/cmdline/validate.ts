@@ -1,7 +1,7 @@
 // Parsers for single VM options: each takes what a user typed and returns the value the
 // spec needs, or throws a LabvirtError naming the problem. Pure.
 import { createHash } from 'node:crypto';
-import { LabvirtError } from '../../domain/errors.js';
+import { LabvirtError, phrase } from '../../domain/errors.js';
 import {
   bootDevices,
   diskBuses,
@@ -39,7 +39,7 @@ function parseInteger(value: string, option: string): number {
   if (!INTEGER.test(value.trim())) {
     throw new LabvirtError(
       'OPTION_INVALID',
-      { option, reason: `"${value}" is not a whole number` },
+      { option, reason: phrase('"{value}" is not a whole number', { value }) },
       { field: option },
     );
   }
@@ -129,7 +129,7 @@ export function parseNet(value: string, forwards: readonly PortForward[] = []): 
   if (forwards.length > 0 && value !== 'user') {
     throw new LabvirtError(
       'OPTION_INVALID',
-      { option: 'forward', reason: 'port forwards need --net user' },
+      { option: 'forward', reason: phrase('port forwards need --net user') },
       { field: 'forward' },
     );
   }

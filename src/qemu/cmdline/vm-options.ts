@@ -1,7 +1,7 @@
 // What a user types (CLI flags, later API fields) to what a VM needs, checked option by
 // option. Pure: files are looked at later, by the preflight.
 import { randomUUID } from 'node:crypto';
-import { LabvirtError } from '../../domain/errors.js';
+import { LabvirtError, phrase } from '../../domain/errors.js';
 import { assignIdeSlots } from './ide-slots.js';
 import {
   macFromUuid,
@@ -87,7 +87,7 @@ function nonEmptyPath(path: string, option: string): string {
   if (path.length === 0 || path.includes('\0')) {
     throw new LabvirtError(
       'PATH_INVALID',
-      { path, reason: 'empty or contains NUL' },
+      { path, reason: phrase('empty or contains NUL') },
       { field: option },
     );
   }

@@ -8,7 +8,7 @@
 import { realpath as fsRealpath } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve, sep } from 'node:path';
 import { fileError } from '../../system/file-errors.js';
-import { LabvirtError } from '../../domain/errors.js';
+import { LabvirtError, phrase, type Phrase } from '../../domain/errors.js';
 import { parseImageFormat, type ImageFormat } from './image-format.js';
 import type { ImageInfo } from './qemu-img.js';
 
@@ -90,10 +90,10 @@ export async function verifyImageChain(
       parent === undefined
         ? new LabvirtError('PATH_INVALID', {
             path: current,
-            reason: 'it is outside the allowed directories',
+            reason: phrase('it is outside the allowed directories'),
           })
         : new LabvirtError('IMAGE_BACKING_OUTSIDE', parent);
-    const what = parent === undefined ? 'disk image' : 'backing file';
+    const what = phrase(parent === undefined ? 'disk image' : 'backing file');
     const realPath = await resolveReal(current, realpath, what, lexicalDirs, outside);
     if (!isInsideDirs(realPath, dirs)) throw outside();
 
@@ -137,7 +137,7 @@ async function checkExtent(
     new LabvirtError('IMAGE_BACKING_OUTSIDE', { path: layer, backing: extent });
   if (hasProtocol(extent)) throw outside();
   const target = combine(layer, extent);
-  const real = await resolveReal(target, realpath, 'vmdk extent', lexicalDirs, outside);
+  const real = await resolveReal(target, realpath, phrase('vmdk extent'), lexicalDirs, outside);
   if (!isInsideDirs(real, dirs)) throw outside();
 }
 
@@ -148,7 +148,7 @@ async function checkExtent(
 async function resolveReal(
   path: string,
   realpath: (path: string) => Promise<string>,
-  what: string,
+  what: Phrase,
   lexicalDirs: readonly string[],
   outside: () => LabvirtError,
 ): Promise<string> {

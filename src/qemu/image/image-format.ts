@@ -5,7 +5,7 @@
 // `labvirt run --disk installer.img`), and it is deliberately conservative.
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { LabvirtError } from '../../domain/errors.js';
+import { LabvirtError, phrase } from '../../domain/errors.js';
 import { fileError } from '../../system/file-errors.js';
 
 export const imageFormats = ['qcow2', 'raw', 'vmdk', 'vdi', 'vhdx'] as const;
@@ -62,17 +62,21 @@ export function detectFormatFromHeader(
   ) {
     return 'vdi';
   }
-  if (size === 0) throw new LabvirtError('IMAGE_NOT_AN_IMAGE', { path, reason: 'it is empty' });
+  if (size === 0)
+    throw new LabvirtError('IMAGE_NOT_AN_IMAGE', { path, reason: phrase('it is empty') });
   if (size % SECTOR_BYTES !== 0) {
     throw new LabvirtError('IMAGE_NOT_AN_IMAGE', {
       path,
-      reason: `its size ${size} bytes is not a whole number of ${SECTOR_BYTES}-byte sectors`,
+      reason: phrase('its size {size} bytes is not a whole number of {sector}-byte sectors', {
+        size,
+        sector: SECTOR_BYTES,
+      }),
     });
   }
   return 'raw';
 }
 
-const WHAT = 'disk image';
+const WHAT = phrase('disk image');
 
 /** Reads the header of the file at `path` and detects its format (manual CLI use only). */
 export async function detectImageFormat(path: string): Promise<ImageFormat> {

@@ -4,7 +4,7 @@
 // checking each path before it asks for the next layer's info.
 import { rm, lstat } from 'node:fs/promises';
 import { basename, isAbsolute } from 'node:path';
-import { LabvirtError } from '../../domain/errors.js';
+import { LabvirtError, phrase } from '../../domain/errors.js';
 import {
   CommandNotFoundError,
   nodeCommandRunner,
@@ -125,7 +125,7 @@ export function parseImageInfo(text: string): ImageInfo {
  * an option and "nbd:x" or "json:{...}" as a protocol rather than a file.
  */
 function pathArgument(path: string): string {
-  if (path === '') throw new LabvirtError('PATH_INVALID', { path, reason: 'it is empty' });
+  if (path === '') throw new LabvirtError('PATH_INVALID', { path, reason: phrase('it is empty') });
   return isAbsolute(path) ? path : `./${path}`;
 }
 
@@ -137,7 +137,7 @@ async function refuseExisting(path: string): Promise<void> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  throw new LabvirtError('PATH_INVALID', { path, reason: 'it already exists' });
+  throw new LabvirtError('PATH_INVALID', { path, reason: phrase('it already exists') });
 }
 
 export class QemuImg {
