@@ -1,7 +1,6 @@
 // Shared set-up for the image store tests: a store and an import directory in a fresh
 // temporary directory, and what a test asserts about the store afterwards.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,10 +8,7 @@ import { ImageStore } from '../../src/images/image-store.js';
 import type { VersionRef } from '../../src/images/store-layout.js';
 import { tempDir } from './env.js';
 
-/** Runs qemu-img directly, to make files the way an outsider would. */
-export function qemuImgCli(...args: string[]): string {
-  return execFileSync('qemu-img', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
+export { qemuImgCli } from './hostile-images.js';
 
 export function newRef(profileId: string = randomUUID()): VersionRef {
   return { profileId, versionId: randomUUID() };

@@ -10,6 +10,7 @@ import { main } from '../../src/cli/main.js';
 import type { CliIo } from '../../src/cli/io.js';
 import { GuestMode, writeGuestDisk } from '../../scripts/guest.js';
 import { runCli, tempDir, type CliResult } from '../helpers/env.js';
+import { qcow2BackedBy } from '../helpers/hostile-images.js';
 
 /** QEMU processes whose command line mentions this directory. */
 function qemuProcessesUsing(dir: string): string {
@@ -96,20 +97,7 @@ describe('labvirt run with bad input', () => {
   });
 
   it('refuses an image whose backing file is outside the allowed directories', async () => {
-    const sneaky = join(dir, 'sneaky.qcow2');
-    execFileSync('qemu-img', [
-      'create',
-      '-q',
-      '-f',
-      'qcow2',
-      '-u',
-      '-F',
-      'raw',
-      '-b',
-      '/etc/passwd',
-      sneaky,
-      '1M',
-    ]);
+    const sneaky = qcow2BackedBy(join(dir, 'sneaky.qcow2'));
     await expectRefused(
       await run('--disk', sneaky, '--snapshot'),
       /image "[^"]*sneaky\.qcow2" has backing file "\/etc\/passwd" outside the allowed directories/,

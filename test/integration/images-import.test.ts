@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ImageFormat } from '../../src/qemu/image/image-format.js';
 import { fails } from '../helpers/assertions.js';
+import { qcow2BackedBy, rawDiskWithQcow2Header } from '../helpers/hostile-images.js';
 import { sha256File } from '../helpers/env.js';
 import {
   assertIncreasingTo100,
@@ -136,7 +137,7 @@ describe('image store: import', () => {
 
     it('a qcow2 whose backing file is /etc/passwd', async () => {
       const evil = at('evil.qcow2');
-      qemuImgCli('create', '-f', 'qcow2', '-u', '-F', 'raw', '-b', '/etc/passwd', evil, '1M');
+      qcow2BackedBy(evil);
       await refuses(evil, 'IMAGE_BACKING_OUTSIDE');
       await refuses(evil, 'IMAGE_BACKING_OUTSIDE', 'qcow2');
     });
@@ -162,21 +163,7 @@ describe('image store: import', () => {
     });
 
     it('a raw disk carrying a qcow2 header: refused as detected, inert when given as raw', async () => {
-      qemuImgCli(
-        'create',
-        '-f',
-        'qcow2',
-        '-u',
-        '-F',
-        'raw',
-        '-b',
-        '/etc/passwd',
-        at('h.qcow2'),
-        '1M',
-      );
-      const header = (await readFile(at('h.qcow2'))).subarray(0, 64 * 1024);
-      const disk = at('guest-disk.img');
-      await writeFile(disk, Buffer.concat([header, Buffer.alloc(MIB - header.length)]));
+      const disk = await rawDiskWithQcow2Header(at('guest-disk.img'), at('h.qcow2'));
       await refuses(disk, 'IMAGE_BACKING_OUTSIDE');
       const ref = newRef();
       const version = await fx.store.import(disk, ref, { format: 'raw' });

@@ -1,7 +1,6 @@
 // The real qemu-img on temporary files: what the unit tests' fakes assume about its
 // arguments, JSON and progress output has to hold for the installed version too.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, open, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -12,11 +11,7 @@ import { verifyImageChain } from '../../src/qemu/image/backing-chain.js';
 import { detectImageFormat, type ImageFormat } from '../../src/qemu/image/image-format.js';
 import { QemuImg } from '../../src/qemu/image/qemu-img.js';
 import { fails } from '../helpers/assertions.js';
-
-/** Runs qemu-img directly, to set up files the way an outsider would. */
-function qemuImgCli(...args: string[]): string {
-  return execFileSync('qemu-img', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
+import { qcow2BackedBy, qemuImgCli, rawDiskWithQcow2Header } from '../helpers/hostile-images.js';
 
 async function sha256(file: string): Promise<string> {
   return createHash('sha256')
@@ -137,18 +132,7 @@ describe('qemu-img (real)', () => {
   });
 
   it('refuses a qcow2 whose backing file is /etc/passwd', async () => {
-    qemuImgCli(
-      'create',
-      '-f',
-      'qcow2',
-      '-u',
-      '-F',
-      'raw',
-      '-b',
-      '/etc/passwd',
-      at('evil.qcow2'),
-      '1M',
-    );
+    qcow2BackedBy(at('evil.qcow2'));
     await assert.rejects(
       verifyImageChain(at('evil.qcow2'), 'qcow2', chainOptions()),
       fails('IMAGE_BACKING_OUTSIDE', { path: at('evil.qcow2'), backing: '/etc/passwd' }),
@@ -197,21 +181,7 @@ describe('qemu-img (real)', () => {
     // A guest can write anything to its raw disk, including the header of a qcow2 whose
     // backing file is /etc/passwd. Detection (manual CLI use only) then says qcow2; the
     // image store's recorded format, raw, is what keeps the header inert.
-    qemuImgCli(
-      'create',
-      '-f',
-      'qcow2',
-      '-u',
-      '-F',
-      'raw',
-      '-b',
-      '/etc/passwd',
-      at('h.qcow2'),
-      '1M',
-    );
-    const header = (await readFile(at('h.qcow2'))).subarray(0, 64 * 1024);
-    const disk = at('guest-disk.img');
-    await writeFile(disk, Buffer.concat([header, Buffer.alloc(MIB - header.length)]));
+    const disk = await rawDiskWithQcow2Header(at('guest-disk.img'), at('h.qcow2'));
     assert.equal(await detectImageFormat(disk), 'qcow2');
     const asRecorded = await qemuImg.info(disk, 'raw');
     assert.equal(asRecorded.backingFilename, undefined);
