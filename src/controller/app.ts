@@ -12,11 +12,13 @@ import type { Kysely } from 'kysely';
 import { LabvirtError } from '../domain/errors.js';
 import type { Database } from '../db/schema.js';
 import type { HostAgent } from '../agent/host-agent.js';
+import type { ImageStore } from '../images/image-store.js';
 import { negotiateLocale, translator, type Translator } from '../i18n/translator.js';
 import { authPlugin } from './auth/plugin.js';
 import { LoginLimiter } from './auth/login-limiter.js';
 import { rule } from './auth/rules.js';
 import type { RouteContext } from './context.js';
+import { JobRegistry } from './services/jobs.js';
 import { problemOf, sendFrameworkProblem, sendProblem, toLabvirtError } from './problem.js';
 import { apiRoutes } from './routes/index.js';
 import { ProblemSchema } from './schemas.js';
@@ -37,6 +39,11 @@ export interface ControllerDeps {
   readonly logger?: FastifyServerOptions['logger'];
   readonly https?: { readonly key: Buffer; readonly cert: Buffer };
   readonly loginLimiter?: LoginLimiter;
+  /** The image store; without it, the routes of profiles' images answer IMAGE_STORE_NOT_CONFIGURED. */
+  readonly images?: ImageStore;
+  /** The ISO library directory (CD-ROM images of profiles). */
+  readonly isoDir?: string;
+  readonly jobs?: JobRegistry;
 }
 
 declare module 'fastify' {
@@ -64,6 +71,9 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
     agents: deps.agents ?? [],
     secureCookies: deps.secureCookies ?? deps.https !== undefined,
     loginLimiter: deps.loginLimiter ?? new LoginLimiter(),
+    images: deps.images,
+    isoDir: deps.isoDir,
+    jobs: deps.jobs ?? new JobRegistry(deps.now ? { now: deps.now } : {}),
   };
 
   app.decorateRequest('translator', function translatorOf(this: FastifyRequest) {

@@ -6,6 +6,8 @@ import type { Database } from '../db/schema.js';
 import type { Actor } from './services/audit.js';
 import type { HostAgent } from '../agent/host-agent.js';
 import type { LoginLimiter } from './auth/login-limiter.js';
+import type { ImageStore } from '../images/image-store.js';
+import type { JobRegistry } from './services/jobs.js';
 
 export interface RouteContext {
   readonly db: Kysely<Database>;
@@ -13,6 +15,12 @@ export interface RouteContext {
   readonly agents: readonly HostAgent[];
   readonly secureCookies: boolean;
   readonly loginLimiter: LoginLimiter;
+  /** The profiles' golden images; undefined when the server has none (routes say so). */
+  readonly images: ImageStore | undefined;
+  /** The ISO library: CD-ROM images profiles may name (file names only). */
+  readonly isoDir: string | undefined;
+  /** Long operations (import, flatten, full clone) and their progress. */
+  readonly jobs: JobRegistry;
 }
 
 export function actorOf(request: FastifyRequest): Actor {

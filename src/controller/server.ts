@@ -1,7 +1,8 @@
 // `labvirt server` without the command line: opens and migrates the database, starts the
 // local host's agent in-process and registers the host, builds the app and listens.
 // Tests start it in-process; the CLI command adds flags, signals and log formatting.
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { LabvirtError } from '../domain/errors.js';
 import type { LabvirtDb } from '../db/index.js';
@@ -12,6 +13,7 @@ import { localSupervisor } from '../agent/local-host.js';
 import { listenUrl, isLoopback } from './listen-address.js';
 import { sourceLocale, translator, type Translator } from '../i18n/translator.js';
 import { shellJoin } from '../qemu/cmdline/shell-quote.js';
+import { ImageStore } from '../images/image-store.js';
 import { buildApp } from './app.js';
 import { registerHost } from './services/hosts.js';
 
@@ -36,6 +38,10 @@ export interface ServerOptions {
   /** The host agent; the in-process LocalAgent on dataDir/run by default. */
   readonly startAgent?: () => Promise<{ agent: HostAgent; adopted: string[] }>;
   readonly now?: () => Date;
+  /** Where images may be imported from (default: dataDir/import); uploads go to the first. */
+  readonly importDirs?: readonly string[] | undefined;
+  /** The ISO library of profiles' CD-ROMs (default: dataDir/iso). */
+  readonly isoDir?: string | undefined;
 }
 
 export interface RunningServer {
@@ -92,7 +98,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       tr.t('data directory'),
     );
     cleanups.push(() => database.close());
+    const images = await openImageStore(options);
     const app = await buildApp({
+      images: images.store,
+      isoDir: images.isoDir,
       db: database.db,
       now,
       logger: options.logger ?? false,
@@ -175,6 +184,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await cleanup();
     throw error;
   }
+}
+
+/** The image store under the data directory, its import and ISO directories; cleans partial files. */
+async function openImageStore(options: ServerOptions) {
+  const importDirs = options.importDirs?.length
+    ? options.importDirs.map((dir) => resolve(dir))
+    : [join(options.dataDir, 'import')];
+  const isoDir = resolve(options.isoDir ?? join(options.dataDir, 'iso'));
+  const root = join(options.dataDir, 'images');
+  await mkdir(root, { recursive: true, mode: 0o755 });
+  for (const dir of [...importDirs, isoDir]) await mkdir(dir, { recursive: true, mode: 0o755 });
+  const store = new ImageStore({ root, importDirs });
+  // What an interrupted import, flatten or clone left (jobs do not survive a restart).
+  const removed = await store.removePartialFiles();
+  return { store, isoDir, removed };
 }
 
 function logHost(

@@ -43,6 +43,8 @@ export interface ProfileTable {
   display: DisplayProtocol;
   guest_port: number | null;
   cdrom: string | null;
+  /** JSON text: the extra data disks, [{ "sizeMiB": N }] (migration 0002). */
+  data_disks: Generated<string>;
   admin_policy: AdminPolicy;
   published_version_id: string | null;
   created_at: Timestamp;

@@ -117,6 +117,39 @@ const catalogue = {
     message: 'the image store "{root}" ran out of space during {operation}: {detail}',
   },
 
+  // Profiles' images, versions, clones and jobs (the controller side of the store)
+  IMAGE_STORE_NOT_CONFIGURED: {
+    status: 503,
+    message: 'this server has no image store configured, so profiles cannot have images',
+  },
+  PROFILE_NO_IMAGE: { status: 409, message: 'profile "{profile}" has no published version yet' },
+  VERSION_NOT_FOUND: { status: 404, message: 'profile "{profile}" has no version {version}' },
+  VERSION_PUBLISHED: {
+    status: 409,
+    message: 'version {version} of profile "{profile}" is the published one and cannot be deleted',
+  },
+  VERSION_IN_USE: {
+    status: 409,
+    message: 'version {version} of profile "{profile}" cannot be deleted: {users} depend on it',
+  },
+  JOB_NOT_FOUND: { status: 404, message: 'no job "{job}"' },
+  UPLOAD_TOO_LARGE: {
+    status: 413,
+    message: 'the upload is larger than the {limit} bytes this server accepts',
+  },
+  UPLOAD_INCOMPLETE: {
+    status: 400,
+    message: 'the upload ended early: {received} of {expected} bytes arrived',
+  },
+  ISO_NOT_FOUND: {
+    status: 400,
+    message: 'there is no ISO image "{name}" in the ISO library',
+  },
+  ISO_NAME_INVALID: {
+    status: 400,
+    message: 'ISO name "{name}" is not valid: give a file name from the ISO library, without a path',
+  },
+
   // Request validation (API)
   BODY_MALFORMED: { status: 400, message: 'the request body is not valid JSON' },
   BODY_TOO_LARGE: { status: 413, message: 'the request body is too large' },

@@ -55,6 +55,8 @@ export interface ImageStoreOptions {
   readonly qemuImg?: QemuImg;
   /** Most layers a version's chain may have, itself included. */
   readonly maxChainDepth?: number;
+  /** The most bytes an upload into the import area may have (the API's upload route). */
+  readonly uploadLimit?: number;
 }
 
 type Phase = 'convert' | 'check' | 'hash';
@@ -70,8 +72,10 @@ export class ImageStore {
   readonly #importDirs: readonly string[];
   readonly #qemuImg: QemuImg;
   readonly #maxDepth: number;
+  readonly uploadLimit: number | undefined;
 
   constructor(options: ImageStoreOptions) {
+    this.uploadLimit = options.uploadLimit;
     this.layout = new StoreLayout(options.root);
     this.#importDirs = (options.importDirs ?? []).map((dir) => resolve(dir));
     this.#qemuImg = options.qemuImg ?? new QemuImg();
@@ -80,6 +84,19 @@ export class ImageStore {
 
   get root(): string {
     return this.layout.root;
+  }
+
+  /** The import directories, as configured (absolute). */
+  get importDirs(): readonly string[] {
+    return this.#importDirs;
+  }
+
+  /**
+   * The real path of an import source, refused (IMPORT_SOURCE_OUTSIDE) unless it lies
+   * inside an import directory: what a request is checked against before a job starts.
+   */
+  async resolveImportSource(source: string): Promise<string> {
+    return resolveImportSource(source, await realImportDirs(this.#importDirs));
   }
 
   /** Absolute path of a version's file (whether or not it exists). */

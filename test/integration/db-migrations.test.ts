@@ -36,6 +36,7 @@ const columns = {
     display: 1,
     guest_port: 1,
     cdrom: 1,
+    data_disks: 1,
     admin_policy: 1,
     published_version_id: 1,
     created_at: 1,

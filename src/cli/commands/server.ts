@@ -16,6 +16,8 @@ interface ServerFlags {
   tlsKey?: string;
   trustProxy?: string;
   secureCookies?: boolean;
+  importDir?: string[];
+  isoDir?: string;
   logFormat?: string;
   logLevel: string;
 }
@@ -59,6 +61,12 @@ export function serverCommand(ctx: CliContext): Command {
       '--secure-cookies',
       tr.t('mark session cookies Secure (behind a TLS-terminating proxy)'),
     )
+    .option(
+      '--import-dir <DIR>',
+      tr.t('where disk images may be imported from (repeatable; default DATA/import)'),
+      (dir: string, dirs: string[] = []) => [...dirs, dir],
+    )
+    .option('--iso-dir <DIR>', tr.t('the ISO library of profiles’ CD-ROMs (default DATA/iso)'))
     .option('--log-format <FORMAT>', tr.t('text or json (default: text on a terminal, else json)'))
     .option('--log-level <LEVEL>', tr.t('fatal, error, warn, info, debug or trace'), 'info')
     .action(async (flags: ServerFlags) => {
@@ -101,6 +109,8 @@ export function serverCommand(ctx: CliContext): Command {
         tls,
         trustProxy,
         secureCookies: flags.secureCookies === true,
+        importDirs: flags.importDir,
+        isoDir: flags.isoDir,
         logger: {
           level: flags.logLevel,
           ...(format === 'text' ? { stream: textLogStream((text) => io.out(text)) } : {}),

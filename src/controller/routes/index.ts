@@ -4,7 +4,10 @@ import { auditRoutes } from './audit.js';
 import { authRoutes } from './auth.js';
 import { hostRoutes } from './hosts.js';
 import { labRoutes } from './labs.js';
+import { jobRoutes } from './jobs.js';
+import { profileImageRoutes } from './profile-images.js';
 import { profileRoutes } from './profiles.js';
+import { versionRoutes } from './versions.js';
 import { terminalRoutes } from './terminals.js';
 import { userRoutes } from './users.js';
 
@@ -15,6 +18,9 @@ export async function apiRoutes(api: FastifyInstance, ctx: RouteContext): Promis
   labRoutes(api, ctx);
   terminalRoutes(api, ctx);
   profileRoutes(api, ctx);
+  jobRoutes(api, ctx); // before versions and images: they answer with the Job schema
+  versionRoutes(api, ctx);
+  profileImageRoutes(api, ctx);
   hostRoutes(api, ctx);
   auditRoutes(api, ctx);
 }

@@ -1,17 +1,17 @@
-// Profile settings (the VM definition). Images and versions come with the golden-image work.
+// Profile settings (the VM definition). Images, versions and clones: versions.ts, profile-images.ts.
 import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { Kysely } from 'kysely';
 import { LabvirtError } from '../../domain/errors.js';
-import type { Database, Profile } from '../../db/schema.js';
+import type { Profile } from '../../db/schema.js';
 import { CPUS, MEMORY_MIB } from '../../qemu/cmdline/validate.js';
 import { rule } from '../auth/rules.js';
 import { actorOf, type RouteContext } from '../context.js';
 import { Description, errors, Name, Nullable, Ref, Strict } from '../schemas.js';
 import { audit } from '../services/audit.js';
 import { isUniqueViolation } from '../../db/errors.js';
+import { checkIso, findProfile, removeProfileImages } from '../services/profiles.js';
 
 const NicModel = Type.Union([
   Type.Literal('virtio'),
@@ -30,6 +30,15 @@ const Settings = {
   display: Type.Optional(Display),
   guestPort: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 65535 }))),
   adminPolicy: Type.Optional(AdminPolicy),
+  /** A file name in the server's ISO library, or null for no CD-ROM. */
+  cdrom: Type.Optional(
+    Nullable(Type.String({ minLength: 1, maxLength: 255, pattern: '^[^\\u0000/]*$' })),
+  ),
+  dataDisks: Type.Optional(
+    Type.Array(Strict({ sizeMiB: Type.Integer({ minimum: 1, maximum: 16 * 1024 * 1024 }) }), {
+      maxItems: 3,
+    }),
+  ),
 };
 const ProfileSchema = Type.Object(
   {
@@ -43,6 +52,8 @@ const ProfileSchema = Type.Object(
     display: Display,
     guestPort: Nullable(Type.Integer()),
     adminPolicy: AdminPolicy,
+    cdrom: Nullable(Type.String()),
+    dataDisks: Type.Array(Type.Object({ sizeMiB: Type.Integer() })),
     publishedVersion: Nullable(Type.String()),
     createdAt: Type.String(),
   },
@@ -51,6 +62,15 @@ const ProfileSchema = Type.Object(
 const ProfileParams = Strict({ profile: Ref });
 
 type SettingsInput = { [K in keyof typeof Settings]?: unknown };
+
+function dataDisks(text: string): { sizeMiB: number }[] {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return Array.isArray(parsed) ? (parsed as { sizeMiB: number }[]) : [];
+  } catch {
+    return [];
+  }
+}
 
 function view(profile: Profile) {
   return {
@@ -64,19 +84,11 @@ function view(profile: Profile) {
     display: profile.display,
     guestPort: profile.guest_port,
     adminPolicy: profile.admin_policy,
+    cdrom: profile.cdrom,
+    dataDisks: dataDisks(profile.data_disks),
     publishedVersion: profile.published_version_id,
     createdAt: profile.created_at,
   } as const;
-}
-
-async function findProfile(db: Kysely<Database>, ref: string): Promise<Profile> {
-  const profile = await db
-    .selectFrom('profiles')
-    .selectAll()
-    .where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)]))
-    .executeTakeFirst();
-  if (profile === undefined) throw new LabvirtError('PROFILE_NOT_FOUND', { profile: ref });
-  return profile;
 }
 
 function columns(input: SettingsInput & { name?: string }) {
@@ -91,6 +103,8 @@ function columns(input: SettingsInput & { name?: string }) {
     ...(set<'rdp' | 'vnc' | 'spice'>(input.display) ? { display: input.display } : {}),
     ...(set<number | null>(input.guestPort) ? { guest_port: input.guestPort } : {}),
     ...(set<'shared' | 'exclusive'>(input.adminPolicy) ? { admin_policy: input.adminPolicy } : {}),
+    ...(set<string | null>(input.cdrom) ? { cdrom: input.cdrom } : {}),
+    ...(set<unknown[]>(input.dataDisks) ? { data_disks: JSON.stringify(input.dataDisks) } : {}),
   };
 }
 
@@ -119,6 +133,7 @@ export function profileRoutes(app: FastifyInstance, ctx: RouteContext): void {
       response: { 201: Type.Ref('Profile'), ...errors(400, 401, 403, 409) },
     },
     handler: async (request, reply) => {
+      if (typeof request.body.cdrom === 'string') await checkIso(ctx.isoDir, request.body.cdrom);
       const id = randomUUID();
       const now = ctx.now().toISOString();
       try {
@@ -185,6 +200,7 @@ export function profileRoutes(app: FastifyInstance, ctx: RouteContext): void {
     },
     handler: async (request) => {
       const profile = await findProfile(ctx.db, request.params.profile);
+      if (typeof request.body.cdrom === 'string') await checkIso(ctx.isoDir, request.body.cdrom);
       try {
         await ctx.db.transaction().execute(async (tx) => {
           await tx
@@ -223,10 +239,11 @@ export function profileRoutes(app: FastifyInstance, ctx: RouteContext): void {
       tags,
       summary: 'Delete a profile',
       params: ProfileParams,
-      response: { 204: Type.Null(), ...errors(401, 403, 404) },
+      response: { 204: Type.Null(), ...errors(401, 403, 404, 409) },
     },
     handler: async (request, reply) => {
       const profile = await findProfile(ctx.db, request.params.profile);
+      const files = await removeProfileImages(ctx.db, profile);
       await ctx.db.transaction().execute(async (tx) => {
         await tx.deleteFrom('profiles').where('id', '=', profile.id).execute();
         await audit(
@@ -241,6 +258,7 @@ export function profileRoutes(app: FastifyInstance, ctx: RouteContext): void {
           ctx.now(),
         );
       });
+      await files.remove(ctx.images);
       return reply.code(204).send(null);
     },
   });

@@ -3,9 +3,11 @@
 // Add new migrations here; never edit or rename one that has been released.
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './0001-initial.js';
+import * as profileDataDisks from './0002-profile-data-disks.js';
 
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001-initial': initial,
+  '0002-profile-data-disks': profileDataDisks,
 };
 
 export function migrationProvider(

@@ -1,0 +1,166 @@
+// A profile's image: import (a path inside an import directory, or an upload streamed into
+// the import area), and clones (linked, or full as a job). Admins only.
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { LabvirtError } from '../../domain/errors.js';
+import { storeFailure } from '../../images/store-errors.js';
+import { imageFormats, type ImageFormat } from '../../qemu/image/image-format.js';
+import { rule } from '../auth/rules.js';
+import { actorOf, type RouteContext } from '../context.js';
+import { errors, Name, Ref, Strict } from '../schemas.js';
+import { cloneLinked, findProfile, startFullClone } from '../services/profiles.js';
+import { requireStore, startImport } from '../services/versions.js';
+import { jobAnswer } from './jobs.js';
+
+const Format = Type.Union(imageFormats.map((format) => Type.Literal(format)));
+const ProfileParams = Strict({ profile: Ref });
+/** What an upload may weigh at most, unless the store says otherwise. */
+export const DEFAULT_UPLOAD_LIMIT = 512 * 1024 ** 3;
+
+/** Counts bytes through, failing past `limit`. */
+function limited(limit: number, seen: { bytes: number }): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen.bytes += chunk.length;
+      if (seen.bytes > limit) done(new LabvirtError('UPLOAD_TOO_LARGE', { limit }));
+      else done(null, chunk);
+    },
+  });
+}
+
+export function profileImageRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['profiles'];
+  const uploadLimit = () => ctx.images?.uploadLimit ?? DEFAULT_UPLOAD_LIMIT;
+
+  r.post('/profiles/:profile/import', {
+    config: { auth: rule.admin },
+    schema: {
+      tags,
+      summary: 'Import a disk image from an import directory as the profile’s next version (a job)',
+      params: ProfileParams,
+      body: Strict({
+        path: Type.String({ minLength: 1, maxLength: 4096, pattern: '^[^\\u0000]*$' }),
+        format: Type.Optional(Format),
+      }),
+      response: { 202: Type.Ref('Job'), ...errors(400, 401, 403, 404, 503) },
+    },
+    handler: async (request, reply) => {
+      const id = await startImport(
+        ctx,
+        actorOf(request),
+        request.params.profile,
+        request.body.path,
+        {
+          format: request.body.format,
+        },
+      );
+      return reply.code(202).send(jobAnswer(ctx, request, id));
+    },
+  });
+
+  // The upload has a body parser of its own (a stream, never buffered), in its own scope
+  // so every other route still takes JSON only, within the 1 MiB limit.
+  void app.register(async (scope) => {
+    scope.addContentTypeParser('application/octet-stream', (_request, payload, done) =>
+      done(null, payload),
+    );
+    scope.withTypeProvider<TypeBoxTypeProvider>().put('/profiles/:profile/upload', {
+      config: { auth: rule.admin },
+      schema: {
+        tags,
+        summary:
+          'Upload a disk image (application/octet-stream) and import it as the profile’s next version (a job)',
+        params: ProfileParams,
+        querystring: Strict({ format: Type.Optional(Format) }),
+        response: { 202: Type.Ref('Job'), ...errors(400, 401, 403, 404, 413, 415, 503, 507) },
+      },
+      handler: async (request, reply) => {
+        const images = requireStore(ctx.images);
+        await findProfile(ctx.db, request.params.profile);
+        const body = request.body as Readable | undefined;
+        if (body === undefined || typeof (body as Readable).pipe !== 'function')
+          throw new LabvirtError('MEDIA_TYPE_UNSUPPORTED');
+        const limit = uploadLimit();
+        const declared = Number(request.headers['content-length'] ?? NaN);
+        if (declared > limit) throw new LabvirtError('UPLOAD_TOO_LARGE', { limit });
+        const area = images.importDirs[0];
+        if (area === undefined) throw new LabvirtError('IMPORT_SOURCE_OUTSIDE', { path: 'upload' });
+        const dir = join(area, '.uploads');
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        const file = join(dir, `${randomUUID()}.upload`);
+        const seen = { bytes: 0 };
+        const cleanup = () => rm(file, { force: true });
+        try {
+          await pipeline(
+            body,
+            limited(limit, seen),
+            createWriteStream(file, { flags: 'wx', mode: 0o600 }),
+          );
+          if (Number.isFinite(declared) && seen.bytes !== declared)
+            throw new LabvirtError('UPLOAD_INCOMPLETE', {
+              received: seen.bytes,
+              expected: declared,
+            });
+        } catch (error) {
+          await cleanup();
+          if (error instanceof LabvirtError) throw error;
+          const mapped = storeFailure(error, { root: area, operation: 'upload', path: file });
+          if (mapped instanceof LabvirtError) throw mapped;
+          throw new LabvirtError(
+            'UPLOAD_INCOMPLETE',
+            { received: seen.bytes, expected: declared || 0 },
+            { cause: error },
+          );
+        }
+        try {
+          const id = await startImport(ctx, actorOf(request), request.params.profile, file, {
+            format: request.query.format as ImageFormat | undefined,
+            cleanup,
+          });
+          return await reply.code(202).send(jobAnswer(ctx, request, id));
+        } catch (error) {
+          await cleanup();
+          throw error;
+        }
+      },
+    });
+  });
+
+  r.post('/profiles/:profile/clone', {
+    config: { auth: rule.admin },
+    schema: {
+      tags,
+      summary:
+        'Clone a profile: linked (a layer on its published version, at once: 201) or full (an independent copy, a job: 202)',
+      params: ProfileParams,
+      body: Strict({
+        name: Name,
+        mode: Type.Optional(Type.Union([Type.Literal('linked'), Type.Literal('full')])),
+      }),
+      response: {
+        201: Type.Object({ profile: Type.Unknown(), version: Type.Ref('Version') }),
+        202: Type.Ref('Job'),
+        ...errors(400, 401, 403, 404, 409, 503, 507),
+      },
+    },
+    handler: async (request, reply) => {
+      const actor = actorOf(request);
+      if (request.body.mode === 'full') {
+        const id = await startFullClone(ctx, actor, request.params.profile, request.body.name);
+        return reply.code(202).send(jobAnswer(ctx, request, id));
+      }
+      const made = await cloneLinked(ctx, actor, request.params.profile, request.body.name);
+      return reply
+        .code(201)
+        .send({ profile: { id: made.profile.id, name: made.profile.name }, version: made.version });
+    },
+  });
+}

@@ -1,0 +1,209 @@
+// Profiles: finding one, checking the settings that name things outside the database (the
+// CD-ROM ISO), and cloning: linked (a new profile whose first version is a layer on the
+// source's published version, in constant time) or full (a flattened copy, as a job).
+import { randomUUID } from 'node:crypto';
+import { realpath, stat } from 'node:fs/promises';
+import { join, relative, isAbsolute } from 'node:path';
+import type { Kysely } from 'kysely';
+import { LabvirtError, phrase } from '../../domain/errors.js';
+import type { Database, Profile } from '../../db/schema.js';
+import { isUniqueViolation } from '../../db/errors.js';
+import type { ImageStore, SealedVersion } from '../../images/image-store.js';
+import type { Actor } from './audit.js';
+import type { ImagesContext } from './versions.js';
+import { registerVersion, requireStore, versionViews } from './versions.js';
+
+export async function findProfile(db: Kysely<Database>, ref: string): Promise<Profile> {
+  const profile = await db
+    .selectFrom('profiles')
+    .selectAll()
+    .where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)]))
+    .executeTakeFirst();
+  if (profile === undefined) throw new LabvirtError('PROFILE_NOT_FOUND', { profile: ref });
+  return profile;
+}
+
+/** ISO names: a plain file name (no directory part, no leading dot). */
+const ISO_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._+-]{0,254}$/;
+
+/**
+ * Checks that `name` is a regular file directly inside the ISO library (after the kernel
+ * resolves any symlink): no path can lead anywhere else.
+ */
+export async function checkIso(isoDir: string | undefined, name: string): Promise<string> {
+  if (!ISO_NAME.test(name) || name.includes('..'))
+    throw new LabvirtError('ISO_NAME_INVALID', { name }, { field: 'cdrom' });
+  const missing = () => new LabvirtError('ISO_NOT_FOUND', { name }, { field: 'cdrom' });
+  if (isoDir === undefined) throw missing();
+  try {
+    const dir = await realpath(isoDir);
+    const real = await realpath(join(dir, name));
+    const rel = relative(dir, real);
+    if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || rel.includes('/')) throw missing();
+    if (!(await stat(real)).isFile()) throw missing();
+    return real;
+  } catch (error) {
+    if (error instanceof LabvirtError) throw error;
+    throw missing();
+  }
+}
+
+function notTaken(name: string) {
+  return (error: unknown): never => {
+    if (isUniqueViolation(error))
+      throw new LabvirtError('PROFILE_EXISTS', { name }, { field: 'name', cause: error });
+    throw error;
+  };
+}
+
+async function cloneSource(ctx: ImagesContext, sourceRef: string, name: string) {
+  const images = requireStore(ctx.images);
+  const source = await findProfile(ctx.db, sourceRef);
+  if (source.published_version_id === null)
+    throw new LabvirtError('PROFILE_NO_IMAGE', { profile: source.name });
+  const taken = await ctx.db
+    .selectFrom('profiles')
+    .select('id')
+    .where('name', '=', name)
+    .executeTakeFirst();
+  if (taken !== undefined) throw new LabvirtError('PROFILE_EXISTS', { name }, { field: 'name' });
+  const version = await ctx.db
+    .selectFrom('versions')
+    .selectAll()
+    .where('id', '=', source.published_version_id)
+    .executeTakeFirstOrThrow();
+  return { images, source, version, parentRef: images.layout.refOf(version.file) };
+}
+
+/** Inserts the clone's profile row: the source's settings, a new name, nothing published. */
+function insertClone(source: Profile, id: string, name: string, now: string) {
+  return async (tx: Kysely<Database>) => {
+    await tx
+      .insertInto('profiles')
+      .values({
+        ...source,
+        id,
+        name,
+        published_version_id: null,
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+  };
+}
+
+async function register(
+  ctx: ImagesContext & { images: ImageStore },
+  actor: Actor,
+  source: Profile,
+  sealed: SealedVersion,
+  name: string,
+  mode: 'linked' | 'full',
+  parentVersionId: string | null,
+) {
+  const now = ctx.now().toISOString();
+  const version = await registerVersion(
+    ctx,
+    actor,
+    {
+      profileId: sealed.ref.profileId,
+      sealed,
+      parentVersionId,
+      note: `${mode} clone of ${source.name}`,
+      publish: 'always',
+      action: 'profile.clone',
+      details: { name, mode, source: source.id },
+    },
+    insertClone(source, sealed.ref.profileId, name, now),
+  ).catch(notTaken(name));
+  const profile = await findProfile(ctx.db, sealed.ref.profileId);
+  return { profile, version: (await versionViews(ctx.db, profile, [version]))[0]! };
+}
+
+/** A linked clone: constant time whatever the image's size. */
+export async function cloneLinked(
+  ctx: ImagesContext,
+  actor: Actor,
+  sourceRef: string,
+  name: string,
+) {
+  const { images, source, version, parentRef } = await cloneSource(ctx, sourceRef, name);
+  const ref = { profileId: randomUUID(), versionId: randomUUID() };
+  let sealed: SealedVersion;
+  try {
+    await images.createLayer(parentRef, ref);
+    sealed = await images.seal(ref);
+  } catch (error) {
+    await images.remove(ref).catch(() => undefined);
+    throw error;
+  }
+  return register({ ...ctx, images }, actor, source, sealed, name, 'linked', version.id);
+}
+
+/** A full clone: an independent, flattened copy, made in a job. Returns the job's id. */
+export async function startFullClone(
+  ctx: ImagesContext,
+  actor: Actor,
+  sourceRef: string,
+  name: string,
+): Promise<string> {
+  const { images, source, parentRef } = await cloneSource(ctx, sourceRef, name);
+  const ref = { profileId: randomUUID(), versionId: randomUUID() };
+  return ctx.jobs.start(
+    'clone',
+    { type: 'profile', id: source.id, name: source.name },
+    actor.principal?.username ?? null,
+    async (progress) => {
+      const sealed = await images.flatten(parentRef, ref, { onProgress: progress });
+      return register({ ...ctx, images }, actor, source, sealed, name, 'full', null);
+    },
+  );
+}
+
+/**
+ * Before a profile is deleted: refuses while a VM runs on one of its versions or another
+ * profile's version (a linked clone) is layered on one; then returns what removes its
+ * files once its rows are gone (layers before what they are layered on).
+ */
+export async function removeProfileImages(db: Kysely<Database>, profile: Profile) {
+  const versions = await db
+    .selectFrom('versions')
+    .select(['id', 'number', 'file', 'parent_version_id'])
+    .where('profile_id', '=', profile.id)
+    .orderBy('number', 'desc')
+    .execute();
+  const ids = versions.map((v) => v.id);
+  if (ids.length > 0) {
+    const clone = await db
+      .selectFrom('versions')
+      .select('number')
+      .where('parent_version_id', 'in', ids)
+      .where('profile_id', '!=', profile.id)
+      .executeTakeFirst();
+    const vm = await db
+      .selectFrom('vms')
+      .select('id')
+      .where('version_id', 'in', ids)
+      .executeTakeFirst();
+    if (clone !== undefined || vm !== undefined) {
+      throw new LabvirtError('VERSION_IN_USE', {
+        profile: profile.name,
+        version: '*',
+        users: phrase(clone !== undefined ? 'linked clones' : 'running VMs'),
+      });
+    }
+  }
+  return {
+    remove: async (images: ImageStore | undefined): Promise<void> => {
+      if (images === undefined) return;
+      // Newest first: a layer goes before the version it is layered on.
+      for (const version of versions) {
+        try {
+          await images.remove(images.layout.refOf(version.file));
+        } catch {
+          // Left for an administrator; the profile is gone either way.
+        }
+      }
+    },
+  };
+}
