@@ -1,6 +1,6 @@
 // What the controller asks of a host. The in-process agent (LocalAgent) and, later, remote
-// agents over HTTP implement the same interface, so the controller cannot tell them apart.
-import type { VmStatus } from '../qemu/process/supervisor.js';
+// agents over HTTP implement the same interface, so the controller cannot tell them apart:
+// plain data in and out (JSON-ready), and VMs named by the controller.
 
 export interface HostReport {
   readonly name: string;
@@ -16,9 +16,78 @@ export interface HostReport {
   readonly kvm: { readonly usable: boolean; readonly reason?: string };
 }
 
+/** A version of a profile's image in the host's image store, named by ids only. */
+export interface ImageRef {
+  readonly profileId: string;
+  readonly versionId: string;
+}
+
+/** A VM the controller wants running: its definition, and the image it boots. */
+export interface AgentVmSpec {
+  /** Unique on the host; the agent's handle for the VM. */
+  readonly name: string;
+  readonly uuid: string;
+  readonly memoryMiB: number;
+  readonly cpus: number;
+  readonly nic: { readonly model: 'virtio' | 'rtl8139' | 'e1000'; readonly mac: string };
+  readonly diskBus: 'ide' | 'virtio';
+  /** The version (or admin draft) it boots. */
+  readonly image: ImageRef;
+  /**
+   * 'discard': a client VM, the sealed version under a per-VM overlay deleted when it ends;
+   * 'keep': an administrative VM writing straight into its draft layer.
+   */
+  readonly writes: 'discard' | 'keep';
+  /** Networking; user-mode networking (no forwards) when not given. */
+  readonly net?: 'user' | 'none';
+  /** Where its VNC display listens (a Unix socket); the run directory's when not given. */
+  readonly vncSocket?: string;
+}
+
+export type AgentVmState = 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed' | 'failed';
+
+/** A VM the agent runs, as it reports it. */
+export interface AgentVm {
+  readonly name: string;
+  readonly uuid: string;
+  readonly pid: number;
+  readonly state: AgentVmState;
+  /** QEMU's own run state (running, paused, shutdown...). */
+  readonly runStatus: string;
+  readonly mac: string;
+  readonly vncSocket: string;
+  readonly discardWrites: boolean;
+  readonly startedAt: string;
+}
+
+/** A VM ended, for whatever reason: the guest powered off, a stop, a crash, found dead. */
+export interface VmEnded {
+  readonly name: string;
+  readonly state: 'stopped' | 'crashed';
+  /** QEMU's SHUTDOWN reason (guest-shutdown, host-qmp-quit...) when it gave one. */
+  readonly reason: string | undefined;
+  /** How a requested stop got there, if one was requested. */
+  readonly stopMethod: 'powerdown' | 'quit' | 'kill' | undefined;
+}
+
+export interface StopRequest {
+  /** How long the guest gets to power down after the ACPI button; 0 skips it (force). */
+  readonly graceMs?: number;
+}
+
 export interface HostAgent {
   report(): Promise<HostReport>;
-  listVms(): Promise<VmStatus[]>;
+  listVms(): Promise<AgentVm[]>;
+  /** The VM, or undefined when it does not run here. */
+  vm(name: string): Promise<AgentVm | undefined>;
+  /** Starts a VM; resolves once QEMU runs it. Nothing is left behind when it fails. */
+  startVm(spec: AgentVmSpec): Promise<AgentVm>;
+  /** ACPI power button, then quit, then kill; resolves once the VM is gone. */
+  stopVm(name: string, request?: StopRequest): Promise<VmEnded>;
+  /** What the VM wrote to its serial console (the end of it past maxBytes); undefined if none. */
+  serialLog(name: string, maxBytes?: number): Promise<string | undefined>;
+  /** Tells `listener` of every VM that ends; returns the unsubscribe function. */
+  onVmEnded(listener: (ended: VmEnded) => void): () => void;
   /** Stop watching (VMs keep running and are re-adopted on the next start). */
   close(): Promise<void>;
 }

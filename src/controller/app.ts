@@ -19,6 +19,8 @@ import { LoginLimiter } from './auth/login-limiter.js';
 import { rule } from './auth/rules.js';
 import type { RouteContext } from './context.js';
 import { JobRegistry } from './services/jobs.js';
+import { VmService } from './services/vms.js';
+import { AdminSessionService } from './services/admin-sessions.js';
 import { problemOf, sendFrameworkProblem, sendProblem, toLabvirtError } from './problem.js';
 import { apiRoutes } from './routes/index.js';
 import { ProblemSchema } from './schemas.js';
@@ -47,6 +49,10 @@ export interface ControllerDeps {
 }
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** The VMs of profiles: the server reconciles them with its agent at start. */
+    vms: VmService;
+  }
   interface FastifyRequest {
     /** The caller's language: their saved choice, else Accept-Language, else English. */
     translator(): Translator;
@@ -65,16 +71,27 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
     // over-long path segment) is a problem+json answer too, not Fastify's own JSON.
     frameworkErrors: sendFrameworkProblem,
   }) as unknown as FastifyInstance;
+  const now = deps.now ?? (() => new Date());
+  const vms = new VmService({
+    db: deps.db,
+    agent: deps.agents?.[0],
+    now,
+    log: (error, message) => app.log.error({ err: error }, message),
+  });
   const ctx: RouteContext = {
     db: deps.db,
-    now: deps.now ?? (() => new Date()),
+    now,
     agents: deps.agents ?? [],
     secureCookies: deps.secureCookies ?? deps.https !== undefined,
     loginLimiter: deps.loginLimiter ?? new LoginLimiter(),
     images: deps.images,
     isoDir: deps.isoDir,
     jobs: deps.jobs ?? new JobRegistry(deps.now ? { now: deps.now } : {}),
+    vms,
+    adminSessions: new AdminSessionService(vms, deps.images, now),
   };
+  app.decorate('vms', vms);
+  app.addHook('onClose', async () => vms.close());
 
   app.decorateRequest('translator', function translatorOf(this: FastifyRequest) {
     const header = this.headers['accept-language'];

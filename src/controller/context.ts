@@ -8,6 +8,8 @@ import type { HostAgent } from '../agent/host-agent.js';
 import type { LoginLimiter } from './auth/login-limiter.js';
 import type { ImageStore } from '../images/image-store.js';
 import type { JobRegistry } from './services/jobs.js';
+import type { VmService } from './services/vms.js';
+import type { AdminSessionService } from './services/admin-sessions.js';
 
 export interface RouteContext {
   readonly db: Kysely<Database>;
@@ -21,6 +23,9 @@ export interface RouteContext {
   readonly isoDir: string | undefined;
   /** Long operations (import, flatten, full clone) and their progress. */
   readonly jobs: JobRegistry;
+  /** VMs of profiles on the agents (the first agent, for now). */
+  readonly vms: VmService;
+  readonly adminSessions: AdminSessionService;
 }
 
 export function actorOf(request: FastifyRequest): Actor {

@@ -35,6 +35,8 @@ export interface ServerOptions {
   readonly tr?: Translator;
   /** How the first-admin hint names the program and the data directory. */
   readonly hint?: { readonly program: string; readonly dataDir: string };
+  /** Where client VMs' overlays go (a tmpfs, say); each VM's run directory by default. */
+  readonly overlayDir?: string | undefined;
   /** The host agent; the in-process LocalAgent on dataDir/run by default. */
   readonly startAgent?: () => Promise<{ agent: HostAgent; adopted: string[] }>;
   readonly now?: () => Date;
@@ -86,8 +88,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     cleanups.length = 0;
   };
   try {
+    const images = await openImageStore(options);
     const agentStarting = (
-      options.startAgent ?? (() => LocalAgent.start(localSupervisor(join(options.dataDir, 'run'))))
+      options.startAgent ??
+      (() =>
+        LocalAgent.start(
+          localSupervisor(join(options.dataDir, 'run'), {
+            overlayRoot: options.overlayDir,
+            images: images.store,
+          }),
+          { images: images.store },
+        ))
     )();
     agentStarting.catch(() => undefined); // awaited below; this only marks it handled
     // Close the agent even when something else fails first.
@@ -98,7 +109,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       tr.t('data directory'),
     );
     cleanups.push(() => database.close());
-    const images = await openImageStore(options);
     const app = await buildApp({
       images: images.store,
       isoDir: images.isoDir,
@@ -128,6 +138,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const report = await agent.report();
     const hostId = await registerHost(database.db, report, now());
     logHost(log, report, adopted, tr);
+    if (report.qemu.available) {
+      // Invariant 5: the rows follow what the agent runs (none lost, none duplicated).
+      const reconciled = await app.vms.reconcile();
+      log.info(
+        reconciled,
+        tr.t('VMs: {running} running as recorded, {ended} found ended, {unknown} not LabVirt’s', {
+          running: reconciled.running.length,
+          ended: reconciled.ended.length,
+          unknown: reconciled.unknown.length,
+        }),
+      );
+    }
 
     const users = await database.db
       .selectFrom('users')

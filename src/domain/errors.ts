@@ -150,6 +150,33 @@ const catalogue = {
     message: 'ISO name "{name}" is not valid: give a file name from the ISO library, without a path',
   },
 
+  // VMs of profiles and admin sessions
+  VM_UNKNOWN: { status: 404, message: 'no VM "{vm}"' },
+  VM_NOT_RUNNING: { status: 409, message: 'VM "{name}" is not running (it is {state})' },
+  ADMIN_SESSION_EXISTS: {
+    status: 409,
+    message: 'profile "{profile}" already has an admin session open',
+  },
+  ADMIN_SESSION_NOT_FOUND: {
+    status: 404,
+    message: 'profile "{profile}" has no admin session open',
+  },
+  ADMIN_SESSION_EXCLUSIVE: {
+    status: 409,
+    message:
+      'profile "{profile}" has an exclusive admin session open: no client VM of it starts until the session is published or discarded',
+  },
+  ADMIN_SESSION_CLIENTS_RUNNING: {
+    status: 409,
+    message:
+      'profile "{profile}" has {count} client VMs running: an exclusive admin session cannot open while they run (--force shuts them down first)',
+  },
+  ADMIN_VM_RUNNING: {
+    status: 409,
+    message:
+      'the administrative VM of profile "{profile}" is still running: power it off first (discard takes --force)',
+  },
+
   // Request validation (API)
   BODY_MALFORMED: { status: 400, message: 'the request body is not valid JSON' },
   BODY_TOO_LARGE: { status: 413, message: 'the request body is too large' },

@@ -72,6 +72,14 @@ const reviewedRules: Readonly<Record<string, 'public' | 'viewer' | 'operator' | 
     'GET /api/v1/hosts': 'viewer',
     'GET /api/v1/hosts/:host': 'viewer',
     'GET /api/v1/vms': 'viewer',
+    'POST /api/v1/vms': 'operator',
+    'GET /api/v1/vms/:vm': 'viewer',
+    'POST /api/v1/vms/:vm/stop': 'operator', // the admin VM: admins only (in the handler)
+    'GET /api/v1/vms/:vm/serial': 'viewer',
+    'GET /api/v1/profiles/:profile/admin-session': 'viewer',
+    'POST /api/v1/profiles/:profile/admin-session': 'admin',
+    'POST /api/v1/profiles/:profile/admin-session/publish': 'admin',
+    'POST /api/v1/profiles/:profile/admin-session/discard': 'admin',
     'GET /api/v1/audit': 'admin',
   };
 

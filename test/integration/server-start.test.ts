@@ -12,25 +12,12 @@ import { openDatabase } from '../../src/db/index.js';
 import { startServer, type RunningServer } from '../../src/controller/server.js';
 import { createUser } from '../../src/controller/services/users.js';
 import { fails } from '../helpers/assertions.js';
+import { fakeAgent as fakeHostAgent } from '../helpers/fake-agent.js';
 import { tempDir } from '../helpers/env.js';
 import { cliEnv, spawnServer } from '../helpers/cli-server.js';
 
 const fakeAgent = (): Promise<{ agent: HostAgent; adopted: string[] }> =>
-  Promise.resolve({
-    adopted: [],
-    agent: {
-      report: async () => ({
-        name: 'test-host',
-        address: 'local',
-        cpus: 1,
-        memoryMiB: 512,
-        qemu: { available: true, version: '0' },
-        kvm: { usable: true },
-      }),
-      listVms: async () => [],
-      close: async () => undefined,
-    },
-  });
+  Promise.resolve({ adopted: [], agent: fakeHostAgent() });
 
 async function withUser(server: RunningServer): Promise<void> {
   await createUser(

@@ -18,6 +18,7 @@ interface ServerFlags {
   secureCookies?: boolean;
   importDir?: string[];
   isoDir?: string;
+  overlayDir?: string;
   logFormat?: string;
   logLevel: string;
 }
@@ -67,6 +68,10 @@ export function serverCommand(ctx: CliContext): Command {
       (dir: string, dirs: string[] = []) => [...dirs, dir],
     )
     .option('--iso-dir <DIR>', tr.t('the ISO library of profiles’ CD-ROMs (default DATA/iso)'))
+    .option(
+      '--overlay-dir <DIR>',
+      tr.t('where client VMs’ throw-away overlays go, e.g. a tmpfs (default DATA/run)'),
+    )
     .option('--log-format <FORMAT>', tr.t('text or json (default: text on a terminal, else json)'))
     .option('--log-level <LEVEL>', tr.t('fatal, error, warn, info, debug or trace'), 'info')
     .action(async (flags: ServerFlags) => {
@@ -111,6 +116,7 @@ export function serverCommand(ctx: CliContext): Command {
         secureCookies: flags.secureCookies === true,
         importDirs: flags.importDir,
         isoDir: flags.isoDir,
+        overlayDir: flags.overlayDir,
         logger: {
           level: flags.logLevel,
           ...(format === 'text' ? { stream: textLogStream((text) => io.out(text)) } : {}),

@@ -1,4 +1,4 @@
-// Hosts (the machines that run VMs), the VMs they run, and health.
+// Hosts (the machines that run VMs) and health. Their VMs are in vms.ts.
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
@@ -73,29 +73,6 @@ export function hostRoutes(app: FastifyInstance, ctx: RouteContext): void {
       if (host === undefined) throw new LabvirtError('HOST_NOT_FOUND', { host: ref });
       return view(host);
     },
-  });
-
-  r.get('/vms', {
-    config: { auth: rule.viewer },
-    schema: {
-      tags: ['vms'],
-      summary: 'VMs running on the hosts',
-      response: {
-        200: Type.Array(
-          Type.Object({
-            name: Type.String(),
-            uuid: Type.String(),
-            state: Type.String(),
-            runStatus: Type.String(),
-            pid: Type.Integer(),
-            startedAt: Type.String(),
-            discardWrites: Type.Boolean(),
-          }),
-        ),
-        ...errors(401),
-      },
-    },
-    handler: async () => (await Promise.all(ctx.agents.map((agent) => agent.listVms()))).flat(),
   });
 
   r.get('/health', {

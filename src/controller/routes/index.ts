@@ -10,6 +10,8 @@ import { profileRoutes } from './profiles.js';
 import { versionRoutes } from './versions.js';
 import { terminalRoutes } from './terminals.js';
 import { userRoutes } from './users.js';
+import { vmRoutes } from './vms.js';
+import { adminSessionRoutes } from './admin-sessions.js';
 
 /** Every route of /api/v1. */
 export async function apiRoutes(api: FastifyInstance, ctx: RouteContext): Promise<void> {
@@ -22,5 +24,7 @@ export async function apiRoutes(api: FastifyInstance, ctx: RouteContext): Promis
   versionRoutes(api, ctx);
   profileImageRoutes(api, ctx);
   hostRoutes(api, ctx);
+  vmRoutes(api, ctx); // before admin sessions: they answer with the Vm schema
+  adminSessionRoutes(api, ctx);
   auditRoutes(api, ctx);
 }

@@ -1,0 +1,31 @@
+// A host agent without QEMU, for API tests: it reports a host and the VMs it is given, and
+// refuses to start any (tests of real VMs use the LocalAgent).
+import type { AgentVm, HostAgent, HostReport } from '../../src/agent/host-agent.js';
+
+export const fakeReport: HostReport = {
+  name: 'test-host',
+  address: 'local',
+  cpus: 1,
+  memoryMiB: 512,
+  qemu: { available: true, version: '0' },
+  kvm: { usable: true },
+};
+
+export function fakeAgent(
+  overrides: Partial<HostAgent> & { vms?: readonly AgentVm[] } = {},
+): HostAgent {
+  const { vms = [], ...rest } = overrides;
+  return {
+    report: async () => fakeReport,
+    listVms: async () => [...vms],
+    vm: async (name) => vms.find((vm) => vm.name === name),
+    startVm: async () => {
+      throw new Error('the fake agent starts no VM');
+    },
+    stopVm: async (name) => ({ name, state: 'stopped', reason: undefined, stopMethod: undefined }),
+    serialLog: async () => undefined,
+    onVmEnded: () => () => undefined,
+    close: async () => undefined,
+    ...rest,
+  };
+}
