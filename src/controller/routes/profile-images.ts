@@ -4,8 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
@@ -24,15 +24,37 @@ const ProfileParams = Strict({ profile: Ref });
 /** What an upload may weigh at most, unless the store says otherwise. */
 export const DEFAULT_UPLOAD_LIMIT = 512 * 1024 ** 3;
 
-/** Counts bytes through, failing past `limit`. */
-function limited(limit: number, seen: { bytes: number }): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      seen.bytes += chunk.length;
-      if (seen.bytes > limit) done(new LabvirtError('UPLOAD_TOO_LARGE', { limit }));
-      else done(null, chunk);
-    },
-  });
+/**
+ * Writes the request body to `file` (a new file), refusing more than `limit` bytes. On a
+ * failure the rest of the body is read and dropped rather than the request destroyed, so
+ * the client still gets its answer. Returns the bytes received.
+ */
+async function receive(body: Readable, file: string, limit: number): Promise<number> {
+  const out = createWriteStream(file, { flags: 'wx', mode: 0o600 });
+  let failed: unknown;
+  out.on('error', (error) => (failed ??= error));
+  let bytes = 0;
+  try {
+    for await (const chunk of body.iterator({ destroyOnReturn: false })) {
+      const buffer = chunk as Buffer;
+      bytes += buffer.length;
+      if (bytes > limit) throw new LabvirtError('UPLOAD_TOO_LARGE', { limit });
+      if (failed !== undefined) throw failed;
+      if (!out.write(buffer))
+        await new Promise<void>((resolve) => {
+          out.once('drain', () => resolve());
+          out.once('error', () => resolve());
+        });
+      if (failed !== undefined) throw failed;
+    }
+    out.end();
+    await finished(out);
+    return bytes;
+  } catch (error) {
+    body.resume();
+    out.destroy();
+    throw error;
+  }
 }
 
 export function profileImageRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -99,11 +121,7 @@ export function profileImageRoutes(app: FastifyInstance, ctx: RouteContext): voi
         const seen = { bytes: 0 };
         const cleanup = () => rm(file, { force: true });
         try {
-          await pipeline(
-            body,
-            limited(limit, seen),
-            createWriteStream(file, { flags: 'wx', mode: 0o600 }),
-          );
+          seen.bytes = await receive(body, file, limit);
           if (Number.isFinite(declared) && seen.bytes !== declared)
             throw new LabvirtError('UPLOAD_INCOMPLETE', {
               received: seen.bytes,
@@ -111,6 +129,7 @@ export function profileImageRoutes(app: FastifyInstance, ctx: RouteContext): voi
             });
         } catch (error) {
           await cleanup();
+          void reply.header('connection', 'close');
           if (error instanceof LabvirtError) throw error;
           const mapped = storeFailure(error, { root: area, operation: 'upload', path: file });
           if (mapped instanceof LabvirtError) throw mapped;
