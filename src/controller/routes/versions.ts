@@ -63,7 +63,7 @@ export function versionRoutes(app: FastifyInstance, ctx: RouteContext): void {
       summary:
         'Collapse a version’s chain (the published one by default) into a new version (a job)',
       params: ProfileParams,
-      body: Type.Optional(Strict({ version: Type.Optional(Ref) })),
+      querystring: Strict({ version: Type.Optional(Ref) }),
       response: { 202: Type.Ref('Job'), ...errors(400, 401, 403, 404, 409, 503) },
     },
     handler: async (request, reply) => {
@@ -71,7 +71,7 @@ export function versionRoutes(app: FastifyInstance, ctx: RouteContext): void {
         ctx,
         actorOf(request),
         request.params.profile,
-        request.body?.version,
+        request.query.version,
       );
       return reply.code(202).send(jobAnswer(ctx, request, id));
     },

@@ -1,0 +1,281 @@
+// A profile's versions through the API, on both dialects: list, rollback, flatten (a job
+// with progress), delete with its dependency rules; linked clones read through to their
+// source, full clones are independent copies made with progress.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { problem } from '../helpers/api.js';
+import { dialects } from '../helpers/databases.js';
+import { qemuImgCli } from '../helpers/image-store.js';
+import {
+  filesIn,
+  imagesFixture,
+  MIB,
+  runJob,
+  versionRows,
+  writeRawImage,
+  type ImagesFixture,
+} from '../helpers/profile-images.js';
+
+interface VersionBody {
+  id: string;
+  number: number;
+  parentVersion: string | null;
+  chainDepth: number;
+  published: boolean;
+  createdBy: string | null;
+  sizeBytes: number;
+  note: string;
+}
+
+for (const dialect of dialects) {
+  describe(`profile versions and clones on ${dialect.name}`, () => {
+    let f: ImagesFixture;
+    let rawA = '';
+    let rawB = '';
+    const admin = () => f.users.admin;
+    const versions = async (profile: string): Promise<VersionBody[]> => {
+      const response = await f.request({
+        method: 'GET',
+        url: `/api/v1/profiles/${profile}/versions`,
+        as: f.users.viewer,
+      });
+      assert.equal(response.statusCode, 200, response.body);
+      return response.json<VersionBody[]>();
+    };
+    const fileOf = async (versionId: string) => {
+      const row = await f.database.db
+        .selectFrom('versions')
+        .select('file')
+        .where('id', '=', versionId)
+        .executeTakeFirstOrThrow();
+      return join(f.storeRoot, row.file);
+    };
+    const profileOf = (name: string) =>
+      f.database.db
+        .selectFrom('profiles')
+        .selectAll()
+        .where('name', '=', name)
+        .executeTakeFirstOrThrow();
+    const importInto = async (profile: string, path: string) => {
+      const { job } = await runJob(f, {
+        method: 'POST',
+        url: `/api/v1/profiles/${profile}/import`,
+        payload: { path, format: 'raw' },
+        as: admin(),
+      });
+      assert.equal(job.state, 'succeeded', JSON.stringify(job));
+      return job.result as VersionBody;
+    };
+    const post = (url: string, payload?: object) =>
+      f.request({
+        method: 'POST',
+        url: `/api/v1${url}`,
+        as: admin(),
+        ...(payload ? { payload } : {}),
+      });
+
+    before(async () => {
+      f = await imagesFixture(dialect);
+      rawA = join(f.importDir, 'a.img');
+      rawB = join(f.importDir, 'b.img');
+      await writeRawImage(rawA, 4 * MIB, 'a');
+      await writeRawImage(rawB, 4 * MIB, 'b');
+      for (const name of ['golden', 'deps']) {
+        const created = await post('/profiles', { name, memoryMiB: 1024 });
+        assert.equal(created.statusCode, 201, created.body);
+      }
+      await importInto('golden', rawA);
+      await importInto('golden', rawB);
+    });
+    after(() => f?.close());
+
+    it('lists versions with who, when, size, chain depth and which is published', async () => {
+      const list = await versions('golden');
+      assert.deepEqual(
+        list.map((v) => [v.number, v.published, v.chainDepth, v.createdBy]),
+        [
+          [1, true, 1, 'admin'],
+          [2, false, 1, 'admin'],
+        ],
+      );
+      assert.ok(list.every((v) => v.sizeBytes > 0));
+      problem(
+        await f.request({ method: 'GET', url: '/api/v1/profiles/nope/versions', as: admin() }),
+        404,
+        'PROFILE_NOT_FOUND',
+      );
+    });
+
+    it('rollback: another version becomes the published one (admins only)', async () => {
+      problem(
+        await f.request({
+          method: 'POST',
+          url: '/api/v1/profiles/golden/versions/2/publish',
+          as: f.users.operator,
+        }),
+        403,
+      );
+      const response = await post('/profiles/golden/versions/2/publish');
+      assert.equal(response.statusCode, 200, response.body);
+      assert.equal(response.json<VersionBody>().published, true);
+      assert.deepEqual(
+        (await versions('golden')).map((v) => v.published),
+        [false, true],
+      );
+      assert.equal((await post('/profiles/golden/versions/1/publish')).statusCode, 200);
+      problem(await post('/profiles/golden/versions/9/publish'), 404, 'VERSION_NOT_FOUND');
+    });
+
+    it('a linked clone is a layer on the published version, and reads through to it', async () => {
+      const response = await post('/profiles/golden/clone', { name: 'linked', mode: 'linked' });
+      assert.equal(response.statusCode, 201, response.body);
+      const list = await versions('linked');
+      assert.equal(list.length, 1);
+      const source = (await versions('golden')).find((v) => v.published)!;
+      assert.equal(list[0]!.parentVersion, source.id);
+      assert.equal(list[0]!.chainDepth, 2);
+      assert.equal(list[0]!.published, true);
+      const path = await fileOf(list[0]!.id);
+      assert.equal((await stat(path)).mode & 0o777, 0o444);
+      assert.ok((await stat(path)).size < 1 * MIB, 'a thin layer');
+      qemuImgCli('compare', '-f', 'raw', '-F', 'qcow2', rawA, path);
+      const clone = await profileOf('linked');
+      assert.equal(clone.memory_mib, 1024, 'settings are copied');
+      problem(await post('/profiles/golden/clone', { name: 'linked' }), 409, 'PROFILE_EXISTS');
+      problem(await post('/profiles/deps/clone', { name: 'x' }), 409, 'PROFILE_NO_IMAGE');
+    });
+
+    it('flatten collapses the linked clone’s chain into a new published version, with progress', async () => {
+      const { job, seen } = await runJob(f, {
+        method: 'POST',
+        url: '/api/v1/profiles/linked/flatten',
+        as: admin(),
+      });
+      assert.equal(job.state, 'succeeded', JSON.stringify(job));
+      assert.ok(seen.length >= 2, `progress: ${seen.join(', ')}`);
+      const list = await versions('linked');
+      assert.deepEqual(
+        list.map((v) => [v.number, v.chainDepth, v.published]),
+        [
+          [1, 2, false],
+          [2, 1, true],
+        ],
+      );
+      qemuImgCli('compare', '-f', 'raw', '-F', 'qcow2', rawA, await fileOf(list[1]!.id));
+    });
+
+    it('delete: never the published one, nor one a VM, admin session or layer depends on', async () => {
+      const golden = await profileOf('golden');
+      const [v1, v2] = await versions('golden');
+      problem(
+        await f.request({
+          method: 'DELETE',
+          url: '/api/v1/profiles/golden/versions/1',
+          as: admin(),
+        }),
+        409,
+        'VERSION_PUBLISHED',
+      );
+      // Version 1 has the linked clone's version 1 layered on it.
+      assert.equal((await post('/profiles/golden/versions/2/publish')).statusCode, 200);
+      problem(
+        await f.request({
+          method: 'DELETE',
+          url: '/api/v1/profiles/golden/versions/1',
+          as: admin(),
+        }),
+        409,
+        'VERSION_IN_USE',
+      );
+      // A VM on version 1 of "deps", then an admin session on it.
+      const deps = await profileOf('deps');
+      const depV1 = await importInto('deps', rawA);
+      const depV2 = await importInto('deps', rawB);
+      assert.equal((await post('/profiles/deps/versions/2/publish')).statusCode, 200);
+      const now = new Date().toISOString();
+      const vmId = randomUUID();
+      await f.database.db
+        .insertInto('vms')
+        .values({
+          id: vmId,
+          name: 'vm-dep',
+          kind: 'client',
+          profile_id: deps.id,
+          version_id: depV1.id,
+          terminal_id: null,
+          host_id: null,
+          state: 'running',
+          mac: '52:54:00:aa:bb:01',
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+      const del = () =>
+        f.request({ method: 'DELETE', url: '/api/v1/profiles/deps/versions/1', as: admin() });
+      const inUse = problem(await del(), 409, 'VERSION_IN_USE');
+      assert.match(inUse.detail, /1 VMs/);
+      await f.database.db.deleteFrom('vms').where('id', '=', vmId).execute();
+      await f.database.db
+        .insertInto('admin_sessions')
+        .values({
+          id: randomUUID(),
+          profile_id: deps.id,
+          base_version_id: depV1.id,
+          draft_file: 'x',
+          vm_id: null,
+          policy: 'shared',
+          opened_by: null,
+          opened_at: now,
+        })
+        .execute();
+      problem(await del(), 409, 'VERSION_IN_USE');
+      await f.database.db.deleteFrom('admin_sessions').execute();
+      const path = await fileOf(depV1.id);
+      const response = await del();
+      assert.equal(response.statusCode, 204, response.body);
+      await assert.rejects(stat(path), { code: 'ENOENT' }, 'its file is removed');
+      assert.deepEqual(
+        (await versionRows(f, deps.id)).map((v) => v.id),
+        [depV2.id],
+      );
+      problem(await del(), 404, 'VERSION_NOT_FOUND');
+      assert.ok(golden && v1 && v2);
+    });
+
+    it('a full clone is an independent copy, made with progress', async () => {
+      const { job, seen } = await runJob(f, {
+        method: 'POST',
+        url: '/api/v1/profiles/golden/clone',
+        payload: { name: 'full', mode: 'full' },
+        as: admin(),
+      });
+      assert.equal(job.state, 'succeeded', JSON.stringify(job));
+      assert.ok(seen.length >= 2, `progress: ${seen.join(', ')}`);
+      const [only] = await versions('full');
+      assert.equal(only?.chainDepth, 1);
+      assert.equal(only?.parentVersion, null);
+      const path = await fileOf(only!.id);
+      // Deleting the source's versions (here the whole source profile) does not touch it.
+      assert.equal(
+        (await f.request({ method: 'DELETE', url: '/api/v1/profiles/linked', as: admin() }))
+          .statusCode,
+        204,
+      );
+      assert.equal((await post('/profiles/golden/versions/2/publish')).statusCode, 200);
+      const del1 = await f.request({
+        method: 'DELETE',
+        url: '/api/v1/profiles/golden/versions/1',
+        as: admin(),
+      });
+      assert.equal(del1.statusCode, 204, del1.body);
+      qemuImgCli('check', '-f', 'qcow2', path);
+      qemuImgCli('compare', '-f', 'raw', '-F', 'qcow2', rawB, path);
+      // No version row points at a missing file, no file is unnamed.
+      const rows = await versionRows(f);
+      assert.deepEqual(rows.map((r) => r.file).sort(), await filesIn(f));
+    });
+  });
+}
