@@ -1,0 +1,234 @@
+// Real VMs of profiles through the API: an API fixture (one dialect) whose agent is a
+// LocalAgent on a real supervisor (real QEMU, the boot-counting test guest), an image store
+// and a separate overlay directory, and helpers to make a profile with a published version
+// (ImageStore.import, then the versions row and published_version_id straight in the
+// database), to wait for VM states and to look at the real processes.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, realpath } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { LightMyRequestResponse } from 'fastify';
+import { LocalAgent } from '../../src/agent/local-agent.js';
+import { buildApp } from '../../src/controller/app.js';
+import { localSupervisor } from '../../src/agent/local-host.js';
+import type { VmView } from '../../src/controller/services/vms.js';
+import type { AdminPolicy } from '../../src/db/schema.js';
+import { ImageStore, type SealedVersion } from '../../src/images/image-store.js';
+import type { RunDir } from '../../src/qemu/process/run-dir.js';
+import type { Supervisor } from '../../src/qemu/process/supervisor.js';
+import { procProcessTable, sameArgv } from '../../src/system/process-table.js';
+import { bootsInLog, GuestMode, writeGuestDisk } from '../../scripts/guest.js';
+import { createApiFixture, type ApiFixture, type ApiUser } from './api.js';
+import type { DialectUnderTest } from './databases.js';
+import { processAlive, tempDir, waitFor } from './env.js';
+
+export interface VmFixture extends ApiFixture {
+  readonly dir: string;
+  readonly overlayRoot: string;
+  readonly store: ImageStore;
+  agent: LocalAgent;
+  supervisor: Supervisor;
+  /** A new supervisor and agent on the same run directory, and a new app: a restart. */
+  restart(): Promise<void>;
+}
+
+export interface TestProfile {
+  readonly id: string;
+  readonly name: string;
+  readonly version: SealedVersion;
+}
+
+export async function vmFixture(dialect: DialectUnderTest): Promise<VmFixture> {
+  const temp = await tempDir('lv-vm-');
+  const dir = await realpath(temp.path);
+  const overlayRoot = join(dir, 'overlays');
+  const importDir = join(dir, 'import');
+  await mkdir(overlayRoot);
+  await mkdir(importDir);
+  const store = new ImageStore({ root: join(dir, 'images'), importDirs: [importDir] });
+  const startAgent = async () => {
+    const supervisor = localSupervisor(join(dir, 'run'), { overlayRoot, images: store });
+    supervisor.setMaxListeners(0);
+    const { agent } = await LocalAgent.start(supervisor, { images: store });
+    return { supervisor, agent };
+  };
+  let parts = await startAgent();
+  const api = await createApiFixture(dialect, { agents: [parts.agent], images: store });
+  let app = api.app;
+  const fixture: VmFixture = {
+    ...api,
+    dir,
+    overlayRoot,
+    store,
+    agent: parts.agent,
+    supervisor: parts.supervisor,
+    get app() {
+      return app;
+    },
+    request: ({ as, headers, ...options }) =>
+      app.inject({
+        ...options,
+        headers: {
+          ...(as === undefined ? {} : { authorization: `Bearer ${as.token}` }),
+          ...headers,
+        },
+      }),
+    restart: async () => {
+      await app.close();
+      await parts.agent.close();
+      parts = await startAgent();
+      fixture.agent = parts.agent;
+      fixture.supervisor = parts.supervisor;
+      app = await buildApp({ db: api.database.db, agents: [parts.agent], images: store });
+      await app.ready();
+      await app.vms.reconcile();
+    },
+    close: async () => {
+      await killAll(parts.supervisor.runDir);
+      await parts.agent.close();
+      await app.close();
+      await api.database.drop();
+      await temp.cleanup();
+    },
+  };
+  return fixture;
+}
+
+/** SIGKILLs every QEMU of the run directory (whatever a failed test left). */
+export async function killAll(runDir: RunDir): Promise<void> {
+  for (const name of await runDir.names()) {
+    const pid = await runDir.readPid(name);
+    if (pid === undefined || !(await processAlive(pid))) continue;
+    process.kill(pid, 'SIGKILL');
+    await waitFor('a killed QEMU to go', async () =>
+      (await processAlive(pid)) ? undefined : true,
+    );
+  }
+}
+
+/** A profile whose published version 1 is the test guest's disk, imported into the store. */
+export async function guestProfile(
+  f: VmFixture,
+  options: { mode: GuestMode; policy?: AdminPolicy; name?: string },
+): Promise<TestProfile> {
+  const id = randomUUID();
+  const name = options.name ?? `guest-${id.slice(0, 6)}`;
+  const disk = join(f.dir, 'import', `${id}.img`);
+  await writeGuestDisk(disk, options.mode);
+  const version = await f.store.import(
+    disk,
+    { profileId: id, versionId: randomUUID() },
+    {
+      format: 'raw',
+    },
+  );
+  const now = new Date().toISOString();
+  const db = f.database.db;
+  await db
+    .insertInto('profiles')
+    .values({
+      id,
+      name,
+      memory_mib: 32,
+      cpus: 1,
+      nic_model: 'virtio',
+      disk_bus: 'ide',
+      display: 'vnc',
+      guest_port: null,
+      cdrom: null,
+      admin_policy: options.policy ?? 'shared',
+      published_version_id: null,
+      created_at: now,
+      updated_at: now,
+    })
+    .execute();
+  await db
+    .insertInto('versions')
+    .values({
+      id: version.ref.versionId,
+      profile_id: id,
+      number: 1,
+      parent_version_id: null,
+      file: version.file,
+      format: 'qcow2',
+      size_bytes: version.sizeBytes,
+      sha256: version.sha256,
+      created_by: null,
+      created_at: now,
+    })
+    .execute();
+  await db
+    .updateTable('profiles')
+    .set({ published_version_id: version.ref.versionId })
+    .where('id', '=', id)
+    .execute();
+  return { id, name, version };
+}
+
+export function json<T>(response: LightMyRequestResponse, status: number): T {
+  assert.equal(response.statusCode, status, response.body);
+  return response.json<T>();
+}
+
+export async function startClient(f: VmFixture, profile: string, as?: ApiUser): Promise<VmView> {
+  const response = await f.request({
+    method: 'POST',
+    url: '/api/v1/vms',
+    as: as ?? f.users.operator,
+    payload: { profile },
+  });
+  return json<VmView>(response, 201);
+}
+
+export async function vmRow(f: VmFixture, id: string): Promise<VmView> {
+  return json<VmView>(
+    await f.request({ method: 'GET', url: `/api/v1/vms/${id}`, as: f.users.viewer }),
+    200,
+  );
+}
+
+export async function waitForState(f: VmFixture, id: string, state: string): Promise<VmView> {
+  return waitFor(`VM ${id} ${state}`, async () => {
+    const vm = await vmRow(f, id);
+    return vm.state === state ? vm : undefined;
+  });
+}
+
+export async function serial(f: VmFixture, id: string): Promise<string> {
+  const response = await f.request({
+    method: 'GET',
+    url: `/api/v1/vms/${id}/serial`,
+    as: f.users.viewer,
+  });
+  assert.equal(response.statusCode, 200, response.body);
+  assert.match(String(response.headers['content-type']), /^text\/plain/);
+  return response.body;
+}
+
+/** The boot count the guest printed on the VM's serial console, once it has. */
+export async function bootCount(f: VmFixture, id: string): Promise<number> {
+  const boots = await waitFor(`a boot line of ${id}`, async () => {
+    const found = bootsInLog(await serial(f, id));
+    return found.length > 0 ? found : undefined;
+  });
+  assert.equal(boots.length, 1, `one boot line: ${boots.join(',')}`);
+  return Number(boots[0]);
+}
+
+export async function overlaysLeft(f: VmFixture): Promise<string[]> {
+  return readdir(f.overlayRoot);
+}
+
+/** The QEMU processes of the run directory that really run, by VM name (from /proc). */
+export async function liveQemus(runDir: RunDir): Promise<Map<string, number>> {
+  const live = new Map<string, number>();
+  for (const name of await runDir.names()) {
+    const [record, pid] = await Promise.all([runDir.readRecord(name), runDir.readPid(name)]);
+    if (record === undefined || pid === undefined) continue;
+    const cmdline = await procProcessTable.liveCmdline(pid);
+    if (cmdline !== undefined && sameArgv(cmdline, record.argv)) live.set(name, pid);
+  }
+  return live;
+}
+
+export { GuestMode };
