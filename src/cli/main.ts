@@ -14,6 +14,7 @@ import { cmdlineCommand } from './commands/cmdline.js';
 import { hostCommand } from './commands/host.js';
 import { labCommand } from './commands/lab.js';
 import { loginCommand } from './commands/login.js';
+import { profileCommand } from './commands/profile.js';
 import { runCommand } from './commands/run.js';
 import { serverCommand } from './commands/server.js';
 import { terminalCommand } from './commands/terminal.js';
@@ -76,6 +77,7 @@ export function buildProgram(io: CliIo = processIo, options: MainOptions = {}): 
     loginCommand(ctx),
     labCommand(ctx),
     terminalCommand(ctx),
+    profileCommand(ctx),
     hostCommand(ctx),
     cmdlineCommand(io, tr),
     runCommand(io, tr),

@@ -189,7 +189,7 @@ export async function removeProfileImages(db: Kysely<Database>, profile: Profile
       throw new LabvirtError('VERSION_IN_USE', {
         profile: profile.name,
         version: '*',
-        users: phrase(clone !== undefined ? 'linked clones' : 'running VMs'),
+        users: clone !== undefined ? phrase('linked clones') : phrase('running VMs'),
       });
     }
   }
