@@ -158,6 +158,8 @@ export const validFields: Readonly<Record<string, unknown>> = {
   lab: 'lab-mine',
   role: 'viewer',
   language: 'es',
+  path: 'disk.img',
+  version: '1',
 };
 
 /** The smallest valid object for a schema: its required fields, from validFields. */

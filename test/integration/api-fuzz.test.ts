@@ -6,6 +6,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ImageStore } from '../../src/images/image-store.js';
+import { tempDir } from '../helpers/env.js';
 import type { RegisteredRoute } from '../../src/controller/auth/plugin.js';
 import {
   createApiFixture,
@@ -162,8 +166,20 @@ for (const dialect of dialects) {
     let auditedBefore: number;
     const crashes: unknown[] = [];
     const onCrash = (error: unknown) => crashes.push(error);
+    let images: Awaited<ReturnType<typeof tempDir>> | undefined;
     before(async () => {
-      f = await createApiFixture(dialect);
+      // An image store with an empty import directory: the image routes get past their
+      // checks, and no random path can start a real import.
+      images = await tempDir('lv-fuzz-');
+      await mkdir(join(images.path, 'import'));
+      f = await createApiFixture(dialect, {
+        images: new ImageStore({
+          root: join(images.path, 'store'),
+          importDirs: [join(images.path, 'import')],
+          uploadLimit: 1024,
+        }),
+        isoDir: join(images.path, 'iso'),
+      });
       admin = f.users.admin;
       operator = f.users.operator;
       for (const [url, payload] of [
@@ -180,6 +196,7 @@ for (const dialect of dialects) {
     after(async () => {
       process.off('uncaughtException', onCrash).off('unhandledRejection', onCrash);
       await f?.close();
+      await images?.cleanup();
     });
 
     // Creations first, renames and deletions last, so most routes still find the labs

@@ -113,20 +113,21 @@ for (const dialect of dialects) {
       problem(
         await f.request({
           method: 'POST',
-          url: '/api/v1/profiles/golden/versions/2/publish',
+          url: '/api/v1/profiles/golden/rollback',
+          payload: { version: '2' },
           as: f.users.operator,
         }),
         403,
       );
-      const response = await post('/profiles/golden/versions/2/publish');
+      const response = await post('/profiles/golden/rollback', { version: '2' });
       assert.equal(response.statusCode, 200, response.body);
       assert.equal(response.json<VersionBody>().published, true);
       assert.deepEqual(
         (await versions('golden')).map((v) => v.published),
         [false, true],
       );
-      assert.equal((await post('/profiles/golden/versions/1/publish')).statusCode, 200);
-      problem(await post('/profiles/golden/versions/9/publish'), 404, 'VERSION_NOT_FOUND');
+      assert.equal((await post('/profiles/golden/rollback', { version: '1' })).statusCode, 200);
+      problem(await post('/profiles/golden/rollback', { version: '9' }), 404, 'VERSION_NOT_FOUND');
     });
 
     it('a linked clone is a layer on the published version, and reads through to it', async () => {
@@ -152,6 +153,7 @@ for (const dialect of dialects) {
       const { job, seen } = await runJob(f, {
         method: 'POST',
         url: '/api/v1/profiles/linked/flatten',
+        payload: {},
         as: admin(),
       });
       assert.equal(job.state, 'succeeded', JSON.stringify(job));
@@ -180,7 +182,7 @@ for (const dialect of dialects) {
         'VERSION_PUBLISHED',
       );
       // Version 1 has the linked clone's version 1 layered on it.
-      assert.equal((await post('/profiles/golden/versions/2/publish')).statusCode, 200);
+      assert.equal((await post('/profiles/golden/rollback', { version: '2' })).statusCode, 200);
       problem(
         await f.request({
           method: 'DELETE',
@@ -194,7 +196,7 @@ for (const dialect of dialects) {
       const deps = await profileOf('deps');
       const depV1 = await importInto('deps', rawA);
       const depV2 = await importInto('deps', rawB);
-      assert.equal((await post('/profiles/deps/versions/2/publish')).statusCode, 200);
+      assert.equal((await post('/profiles/deps/rollback', { version: '2' })).statusCode, 200);
       const now = new Date().toISOString();
       const vmId = randomUUID();
       await f.database.db
@@ -264,7 +266,7 @@ for (const dialect of dialects) {
           .statusCode,
         204,
       );
-      assert.equal((await post('/profiles/golden/versions/2/publish')).statusCode, 200);
+      assert.equal((await post('/profiles/golden/rollback', { version: '2' })).statusCode, 200);
       const del1 = await f.request({
         method: 'DELETE',
         url: '/api/v1/profiles/golden/versions/1',

@@ -275,7 +275,7 @@ export function profileCommand(ctx: CliContext): Command {
       .action(async (name: string, version: string, flags: ApiFlags) => {
         const shown = await (
           await clientFor(flags, ctx)
-        ).request<VersionView>('POST', path(name, `/versions/${segment(version)}/publish`));
+        ).request<VersionView>('POST', path(name, '/rollback'), { version });
         if (flags.json) return printJson(ctx, shown);
         io.out(
           `${tr.t('Version {number} of profile {name} is the published one.', { number: shown.number, name })}\n`,
@@ -313,7 +313,7 @@ export function profileCommand(ctx: CliContext): Command {
         tr.t('collapse the published version’s chain into a new version'),
         ctx,
       ).argument('<PROFILE>', tr.t('the profile’s name or id')),
-      ([name]) => ['POST', path(name ?? '', '/flatten'), undefined],
+      ([name]) => ['POST', path(name ?? '', '/flatten'), {}],
       (result, [name]) =>
         tr.t('Version {number} of profile {name} is a flattened copy.', {
           number: (result as VersionView).number,

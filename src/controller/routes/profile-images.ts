@@ -105,8 +105,8 @@ export function profileImageRoutes(app: FastifyInstance, ctx: RouteContext): voi
         response: { 202: Type.Ref('Job'), ...errors(400, 401, 403, 404, 413, 415, 503, 507) },
       },
       handler: async (request, reply) => {
-        const images = requireStore(ctx.images);
         await findProfile(ctx.db, request.params.profile);
+        const images = requireStore(ctx.images);
         const body = request.body as Readable | undefined;
         if (body === undefined || typeof (body as Readable).pipe !== 'function')
           throw new LabvirtError('MEDIA_TYPE_UNSUPPORTED');

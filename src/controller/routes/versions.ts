@@ -44,16 +44,17 @@ export function versionRoutes(app: FastifyInstance, ctx: RouteContext): void {
     handler: (request) => listVersions(ctx.db, request.params.profile),
   });
 
-  r.post('/profiles/:profile/versions/:version/publish', {
+  r.post('/profiles/:profile/rollback', {
     config: { auth: rule.admin },
     schema: {
       tags,
-      summary: 'Roll back: make this (older) version the published one again',
-      params: VersionParams,
+      summary: 'Roll back: make an (older) version the published one again',
+      params: ProfileParams,
+      body: Strict({ version: Ref }),
       response: { 200: Type.Ref('Version'), ...errors(400, 401, 403, 404) },
     },
     handler: (request) =>
-      rollback(ctx, actorOf(request), request.params.profile, request.params.version),
+      rollback(ctx, actorOf(request), request.params.profile, request.body.version),
   });
 
   r.post('/profiles/:profile/flatten', {
@@ -63,7 +64,7 @@ export function versionRoutes(app: FastifyInstance, ctx: RouteContext): void {
       summary:
         'Collapse a version’s chain (the published one by default) into a new version (a job)',
       params: ProfileParams,
-      querystring: Strict({ version: Type.Optional(Ref) }),
+      body: Strict({ version: Type.Optional(Ref) }),
       response: { 202: Type.Ref('Job'), ...errors(400, 401, 403, 404, 409, 503) },
     },
     handler: async (request, reply) => {
@@ -71,7 +72,7 @@ export function versionRoutes(app: FastifyInstance, ctx: RouteContext): void {
         ctx,
         actorOf(request),
         request.params.profile,
-        request.query.version,
+        request.body.version,
       );
       return reply.code(202).send(jobAnswer(ctx, request, id));
     },

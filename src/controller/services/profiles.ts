@@ -57,8 +57,8 @@ function notTaken(name: string) {
 }
 
 async function cloneSource(ctx: ImagesContext, sourceRef: string, name: string) {
-  const images = requireStore(ctx.images);
   const source = await findProfile(ctx.db, sourceRef);
+  const images = requireStore(ctx.images);
   if (source.published_version_id === null)
     throw new LabvirtError('PROFILE_NO_IMAGE', { profile: source.name });
   const taken = await ctx.db

@@ -238,8 +238,8 @@ export async function startImport(
   source: string,
   options: { format?: ImageFormat | undefined; cleanup?: () => Promise<void> } = {},
 ): Promise<string> {
-  const images = requireStore(ctx.images);
   const profile = await findProfile(ctx.db, profileRef);
+  const images = requireStore(ctx.images);
   const real = await images.resolveImportSource(source);
   const ref = { profileId: profile.id, versionId: randomUUID() };
   return ctx.jobs.start(
@@ -276,8 +276,8 @@ export async function startFlatten(
   profileRef: string,
   versionRef: string | undefined,
 ): Promise<string> {
-  const images = requireStore(ctx.images);
   const profile = await findProfile(ctx.db, profileRef);
+  const images = requireStore(ctx.images);
   const sourceId = versionRef ?? profile.published_version_id;
   if (sourceId === null) throw new LabvirtError('PROFILE_NO_IMAGE', { profile: profile.name });
   const source =
@@ -390,9 +390,9 @@ export async function deleteVersion(
   profileRef: string,
   versionRef: string,
 ): Promise<void> {
-  const images = requireStore(ctx.images);
   const profile = await findProfile(ctx.db, profileRef);
   const version = await findVersion(ctx.db, profile, versionRef);
+  const images = requireStore(ctx.images);
   const params = { profile: profile.name, version: version.number };
   if (profile.published_version_id === version.id)
     throw new LabvirtError('VERSION_PUBLISHED', params);
