@@ -12,7 +12,8 @@ import { migrateToLatest, openDatabase } from '../src/db/index.js';
 import { ImageStore } from '../src/images/image-store.js';
 import { JobRegistry } from '../src/controller/services/jobs.js';
 import { cloneLinked } from '../src/controller/services/profiles.js';
-import { registerVersion, type ImagesContext } from '../src/controller/services/versions.js';
+import { registerVersion } from '../src/controller/services/version-jobs.js';
+import type { ImagesContext } from '../src/controller/services/versions.js';
 import type { Actor } from '../src/controller/services/audit.js';
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 15);

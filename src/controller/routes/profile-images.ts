@@ -16,7 +16,8 @@ import { rule } from '../auth/rules.js';
 import { actorOf, type RouteContext } from '../context.js';
 import { errors, Name, Ref, Strict } from '../schemas.js';
 import { cloneLinked, findProfile, startFullClone } from '../services/profiles.js';
-import { requireStore, startImport } from '../services/versions.js';
+import { startImport } from '../services/version-jobs.js';
+import { requireStore } from '../services/versions.js';
 import { jobAnswer } from './jobs.js';
 
 const Format = Type.Union(imageFormats.map((format) => Type.Literal(format)));

@@ -5,7 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import { rule } from '../auth/rules.js';
 import { actorOf, type RouteContext } from '../context.js';
 import { errors, Nullable, Ref, Strict } from '../schemas.js';
-import { deleteVersion, listVersions, rollback, startFlatten } from '../services/versions.js';
+import { startFlatten } from '../services/version-jobs.js';
+import { deleteVersion, listVersions, rollback } from '../services/versions.js';
 import { jobAnswer } from './jobs.js';
 
 const VersionSchema = Type.Object(

@@ -11,7 +11,8 @@ import { isUniqueViolation } from '../../db/errors.js';
 import type { ImageStore, SealedVersion } from '../../images/image-store.js';
 import type { Actor } from './audit.js';
 import type { ImagesContext } from './versions.js';
-import { registerVersion, requireStore, versionViews } from './versions.js';
+import { registerVersion } from './version-jobs.js';
+import { requireStore, versionView } from './versions.js';
 
 export async function findProfile(db: Kysely<Database>, ref: string): Promise<Profile> {
   const profile = await db
@@ -117,7 +118,7 @@ async function register(
     insertClone(source, sealed.ref.profileId, name, now),
   ).catch(notTaken(name));
   const profile = await findProfile(ctx.db, sealed.ref.profileId);
-  return { profile, version: (await versionViews(ctx.db, profile, [version]))[0]! };
+  return { profile, version: await versionView(ctx.db, version) };
 }
 
 /** A linked clone: constant time whatever the image's size. */
