@@ -124,6 +124,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
     cleanups.push(() => app.close());
     const log = app.log;
+    if (images.removed.length > 0) {
+      log.warn(
+        { removed: images.removed },
+        tr.t('image store: removed {files} left by interrupted operations', {
+          files: images.removed.join(', '),
+        }),
+      );
+    }
     log.info(
       { database: database.description, migrations: applied },
       applied.length > 0
@@ -218,8 +226,9 @@ async function openImageStore(options: ServerOptions) {
   await mkdir(root, { recursive: true, mode: 0o755 });
   for (const dir of [...importDirs, isoDir]) await mkdir(dir, { recursive: true, mode: 0o755 });
   const store = new ImageStore({ root, importDirs });
-  // What an interrupted import, flatten or clone left (jobs do not survive a restart).
+  // What an interrupted import, flatten, clone or upload left (jobs do not survive a restart).
   const removed = await store.removePartialFiles();
+  removed.push(...(await store.removePartialUploads()));
   return { store, isoDir, removed };
 }
 

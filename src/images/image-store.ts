@@ -281,6 +281,21 @@ export class ImageStore {
     return names;
   }
 
+  /** Where the API's uploads are written before they are imported (in the first import directory). */
+  get uploadDir(): string | undefined {
+    const first = this.#importDirs[0];
+    return first === undefined ? undefined : join(first, '.uploads');
+  }
+
+  /** Removes what interrupted uploads left. Only at start-up. */
+  async removePartialUploads(): Promise<string[]> {
+    const dir = this.uploadDir;
+    if (dir === undefined) return [];
+    const names = await readdir(dir).catch(() => []);
+    for (const name of names) await rm(join(dir, name), { force: true });
+    return names;
+  }
+
   async #chain(ref: VersionRef): Promise<ChainLayer[]> {
     return verifyImageChain(this.layout.path(ref), 'qcow2', {
       allowedDirs: [this.layout.versionsDir],

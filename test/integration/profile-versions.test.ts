@@ -145,6 +145,17 @@ for (const dialect of dialects) {
       qemuImgCli('compare', '-f', 'raw', '-F', 'qcow2', rawA, path);
       const clone = await profileOf('linked');
       assert.equal(clone.memory_mib, 1024, 'settings are copied');
+      const body = response.json<{ profile: { name: string; memoryMiB: number } }>();
+      assert.equal(body.profile.name, 'linked');
+      assert.equal(body.profile.memoryMiB, 1024);
+      // The source cannot be deleted while a clone is layered on it.
+      const refused = await f.request({
+        method: 'DELETE',
+        url: '/api/v1/profiles/golden',
+        as: admin(),
+      });
+      problem(refused, 409, 'VERSION_IN_USE');
+      assert.equal((await versions('golden')).length, 2);
       problem(await post('/profiles/golden/clone', { name: 'linked' }), 409, 'PROFILE_EXISTS');
       problem(await post('/profiles/deps/clone', { name: 'x' }), 409, 'PROFILE_NO_IMAGE');
     });
@@ -256,6 +267,17 @@ for (const dialect of dialects) {
       });
       assert.equal(job.state, 'succeeded', JSON.stringify(job));
       assert.ok(seen.length >= 2, `progress: ${seen.join(', ')}`);
+      const jobs = await f.request({ method: 'GET', url: '/api/v1/jobs', as: f.users.viewer });
+      const listed = jobs.json<{ id: string; kind: string; startedBy: string; target: string }[]>();
+      assert.deepEqual(
+        listed.filter((j) => j.id === job.id).map((j) => [j.kind, j.startedBy, j.target]),
+        [['clone', 'admin', 'golden']],
+      );
+      problem(
+        await f.request({ method: 'GET', url: '/api/v1/jobs/nope', as: f.users.viewer }),
+        404,
+        'JOB_NOT_FOUND',
+      );
       const [only] = await versions('full');
       assert.equal(only?.chainDepth, 1);
       assert.equal(only?.parentVersion, null);

@@ -15,7 +15,7 @@ import { imageFormats, type ImageFormat } from '../../qemu/image/image-format.js
 import { rule } from '../auth/rules.js';
 import { actorOf, type RouteContext } from '../context.js';
 import { errors, Name, Ref, Strict } from '../schemas.js';
-import { cloneLinked, findProfile, startFullClone } from '../services/profiles.js';
+import { cloneLinked, findProfile, profileView, startFullClone } from '../services/profiles.js';
 import { startImport } from '../services/version-jobs.js';
 import { requireStore } from '../services/versions.js';
 import { jobAnswer } from './jobs.js';
@@ -114,9 +114,8 @@ export function profileImageRoutes(app: FastifyInstance, ctx: RouteContext): voi
         const limit = uploadLimit();
         const declared = Number(request.headers['content-length'] ?? NaN);
         if (declared > limit) throw new LabvirtError('UPLOAD_TOO_LARGE', { limit });
-        const area = images.importDirs[0];
-        if (area === undefined) throw new LabvirtError('IMPORT_SOURCE_OUTSIDE', { path: 'upload' });
-        const dir = join(area, '.uploads');
+        const dir = images.uploadDir;
+        if (dir === undefined) throw new LabvirtError('IMPORT_SOURCE_OUTSIDE', { path: 'upload' });
         await mkdir(dir, { recursive: true, mode: 0o700 });
         const file = join(dir, `${randomUUID()}.upload`);
         const seen = { bytes: 0 };
@@ -132,7 +131,7 @@ export function profileImageRoutes(app: FastifyInstance, ctx: RouteContext): voi
           await cleanup();
           void reply.header('connection', 'close');
           if (error instanceof LabvirtError) throw error;
-          const mapped = storeFailure(error, { root: area, operation: 'upload', path: file });
+          const mapped = storeFailure(error, { root: dir, operation: 'upload', path: file });
           if (mapped instanceof LabvirtError) throw mapped;
           throw new LabvirtError(
             'UPLOAD_INCOMPLETE',
@@ -166,7 +165,7 @@ export function profileImageRoutes(app: FastifyInstance, ctx: RouteContext): voi
         mode: Type.Optional(Type.Union([Type.Literal('linked'), Type.Literal('full')])),
       }),
       response: {
-        201: Type.Object({ profile: Type.Unknown(), version: Type.Ref('Version') }),
+        201: Type.Object({ profile: Type.Ref('Profile'), version: Type.Ref('Version') }),
         202: Type.Ref('Job'),
         ...errors(400, 401, 403, 404, 409, 503, 507),
       },
@@ -178,9 +177,7 @@ export function profileImageRoutes(app: FastifyInstance, ctx: RouteContext): voi
         return reply.code(202).send(jobAnswer(ctx, request, id));
       }
       const made = await cloneLinked(ctx, actor, request.params.profile, request.body.name);
-      return reply
-        .code(201)
-        .send({ profile: { id: made.profile.id, name: made.profile.name }, version: made.version });
+      return reply.code(201).send({ profile: profileView(made.profile), version: made.version });
     },
   });
 }

@@ -4,14 +4,13 @@ import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { LabvirtError } from '../../domain/errors.js';
-import type { Profile } from '../../db/schema.js';
 import { CPUS, MEMORY_MIB } from '../../qemu/cmdline/validate.js';
 import { rule } from '../auth/rules.js';
 import { actorOf, type RouteContext } from '../context.js';
 import { Description, errors, Name, Nullable, Ref, Strict } from '../schemas.js';
 import { audit } from '../services/audit.js';
 import { isUniqueViolation } from '../../db/errors.js';
-import { checkIso, findProfile, removeProfileImages } from '../services/profiles.js';
+import { checkIso, findProfile, profileView, removeProfileImages } from '../services/profiles.js';
 
 const NicModel = Type.Union([
   Type.Literal('virtio'),
@@ -63,34 +62,6 @@ const ProfileParams = Strict({ profile: Ref });
 
 type SettingsInput = { [K in keyof typeof Settings]?: unknown };
 
-function dataDisks(text: string): { sizeMiB: number }[] {
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return Array.isArray(parsed) ? (parsed as { sizeMiB: number }[]) : [];
-  } catch {
-    return [];
-  }
-}
-
-function view(profile: Profile) {
-  return {
-    id: profile.id,
-    name: profile.name,
-    description: profile.description,
-    memoryMiB: profile.memory_mib,
-    cpus: profile.cpus,
-    nicModel: profile.nic_model,
-    diskBus: profile.disk_bus,
-    display: profile.display,
-    guestPort: profile.guest_port,
-    adminPolicy: profile.admin_policy,
-    cdrom: profile.cdrom,
-    dataDisks: dataDisks(profile.data_disks),
-    publishedVersion: profile.published_version_id,
-    createdAt: profile.created_at,
-  } as const;
-}
-
 function columns(input: SettingsInput & { name?: string }) {
   const set = <T>(value: unknown): value is T => value !== undefined;
   return {
@@ -121,7 +92,7 @@ export function profileRoutes(app: FastifyInstance, ctx: RouteContext): void {
       response: { 200: Type.Array(Type.Ref('Profile')), ...errors(401) },
     },
     handler: async () =>
-      (await ctx.db.selectFrom('profiles').selectAll().orderBy('name').execute()).map(view),
+      (await ctx.db.selectFrom('profiles').selectAll().orderBy('name').execute()).map(profileView),
   });
 
   r.post('/profiles', {
@@ -174,7 +145,7 @@ export function profileRoutes(app: FastifyInstance, ctx: RouteContext): void {
           throw new LabvirtError('PROFILE_EXISTS', { name: request.body.name }, { field: 'name' });
         throw error;
       }
-      return reply.code(201).send(view(await findProfile(ctx.db, id)));
+      return reply.code(201).send(profileView(await findProfile(ctx.db, id)));
     },
   });
 
@@ -186,7 +157,7 @@ export function profileRoutes(app: FastifyInstance, ctx: RouteContext): void {
       params: ProfileParams,
       response: { 200: Type.Ref('Profile'), ...errors(401, 404) },
     },
-    handler: async (request) => view(await findProfile(ctx.db, request.params.profile)),
+    handler: async (request) => profileView(await findProfile(ctx.db, request.params.profile)),
   });
 
   r.patch('/profiles/:profile', {
@@ -229,7 +200,7 @@ export function profileRoutes(app: FastifyInstance, ctx: RouteContext): void {
           );
         throw error;
       }
-      return view(await findProfile(ctx.db, profile.id));
+      return profileView(await findProfile(ctx.db, profile.id));
     },
   });
 

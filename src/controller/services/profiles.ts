@@ -24,6 +24,35 @@ export async function findProfile(db: Kysely<Database>, ref: string): Promise<Pr
   return profile;
 }
 
+function dataDisks(text: string): { sizeMiB: number }[] {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return Array.isArray(parsed) ? (parsed as { sizeMiB: number }[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** A profile as the API shows it. */
+export function profileView(profile: Profile) {
+  return {
+    id: profile.id,
+    name: profile.name,
+    description: profile.description,
+    memoryMiB: profile.memory_mib,
+    cpus: profile.cpus,
+    nicModel: profile.nic_model,
+    diskBus: profile.disk_bus,
+    display: profile.display,
+    guestPort: profile.guest_port,
+    adminPolicy: profile.admin_policy,
+    cdrom: profile.cdrom,
+    dataDisks: dataDisks(profile.data_disks),
+    publishedVersion: profile.published_version_id,
+    createdAt: profile.created_at,
+  } as const;
+}
+
 /** ISO names: a plain file name (no directory part, no leading dot). */
 const ISO_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._+-]{0,254}$/;
 

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { LabvirtError } from '../../domain/errors.js';
 import type { Database, Version } from '../../db/schema.js';
-import { isUniqueViolation } from '../../db/errors.js';
+import { isForeignKeyViolation, isUniqueViolation } from '../../db/errors.js';
 import type { ImageStore } from '../../images/image-store.js';
 import type { SealedVersion } from '../../images/stored-file.js';
 import type { ImageFormat } from '../../qemu/image/image-format.js';
@@ -96,21 +96,12 @@ export async function registerVersion(
     }
   } catch (error) {
     await ctx.images.remove(sealed.ref).catch(() => undefined);
-    if (isForeignKeyGone(error)) {
+    if (isForeignKeyViolation(error)) {
+      // The profile was deleted while its version was being made.
       throw new LabvirtError('PROFILE_NOT_FOUND', { profile: input.profileId }, { cause: error });
     }
     throw error;
   }
-}
-
-/** The profile was deleted while its version was being made. */
-function isForeignKeyGone(error: unknown): boolean {
-  const e = error as { code?: unknown; message?: unknown };
-  return (
-    e.code === '23503' ||
-    e.code === 'SQLITE_CONSTRAINT_FOREIGNKEY' ||
-    (typeof e.message === 'string' && /FOREIGN KEY constraint failed/.test(e.message))
-  );
 }
 
 /**
