@@ -6,6 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { registerVersion } from '../../src/controller/services/version-jobs.js';
+import { fails } from '../helpers/assertions.js';
 import { problem } from '../helpers/api.js';
 import { dialects } from '../helpers/databases.js';
 import { qemuImgCli } from '../helpers/image-store.js';
@@ -18,6 +20,8 @@ import {
   writeRawImage,
   type ImagesFixture,
 } from '../helpers/profile-images.js';
+
+const setup = { principal: undefined, source: 'test' };
 
 interface VersionBody {
   id: string;
@@ -256,6 +260,26 @@ for (const dialect of dialects) {
       );
       problem(await del(), 404, 'VERSION_NOT_FOUND');
       assert.ok(golden && v1 && v2);
+    });
+
+    it('a version whose row cannot be written leaves no file (its profile was deleted meanwhile)', async () => {
+      const before = await filesIn(f);
+      const ref = { profileId: randomUUID(), versionId: randomUUID() };
+      const sealed = await f.store.import(rawA, ref, { format: 'raw' });
+      assert.ok((await filesIn(f)).includes(sealed.file));
+      await assert.rejects(
+        registerVersion({ db: f.database.db, images: f.store, now: () => new Date() }, setup, {
+          profileId: ref.profileId,
+          sealed,
+          parentVersionId: null,
+          note: '',
+          publish: 'if-none',
+          action: 'profile.import',
+        }),
+        fails('PROFILE_NOT_FOUND'),
+      );
+      assert.deepEqual(await filesIn(f), before, 'the file is removed again');
+      assert.equal((await versionRows(f)).filter((v) => v.id === ref.versionId).length, 0);
     });
 
     it('a full clone is an independent copy, made with progress', async () => {
