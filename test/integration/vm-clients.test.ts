@@ -39,39 +39,45 @@ for (const dialect of dialects) {
     });
     after(() => f?.close());
 
-    it('10 client sessions: each a first boot, the version unchanged, no overlay left', async () => {
-      const ids: string[] = [];
-      // Three at a time: a session ends by itself (this guest powers off after its line).
-      for (let batch = 0; batch < 10; batch += 3) {
-        const count = Math.min(3, 10 - batch);
-        const started = await Promise.all(
-          Array.from({ length: count }, () => startClient(f, powersOff.name)),
+    // QEMU's side does not depend on the database, and ten boots take a while on two cores:
+    // once, on SQLite (the rows' side is the same code the other tests run on both).
+    const once = dialect.name === 'sqlite' ? it : it.skip;
+    once(
+      '10 client sessions: each a first boot, the version unchanged, no overlay left',
+      async () => {
+        const ids: string[] = [];
+        // Five at a time: a session ends by itself (this guest powers off after its line).
+        for (let batch = 0; batch < 10; batch += 5) {
+          const count = 5;
+          const started = await Promise.all(
+            Array.from({ length: count }, () => startClient(f, powersOff.name)),
+          );
+          for (const vm of started) {
+            assert.equal(vm.kind, 'client');
+            assert.equal(vm.versionId, powersOff.version.ref.versionId);
+            assert.match(vm.mac, /^52:54:00(:[0-9a-f]{2}){3}$/);
+            ids.push(vm.id);
+          }
+          for (const vm of started) {
+            assert.equal(await bootCount(f, vm.id), 1, `${vm.name} is a first boot`);
+            await waitForState(f, vm.id, 'stopped');
+          }
+        }
+        assert.equal(new Set(ids).size, 10);
+        assert.equal(await sha256File(powersOff.version.path), powersOff.version.sha256);
+        assert.deepEqual(await overlaysLeft(f), [], 'every overlay went with its VM');
+        const ended = json<VmView[]>(
+          await f.request({
+            method: 'GET',
+            url: `/api/v1/vms?profile=${powersOff.name}&state=ended`,
+            as: f.users.viewer,
+          }),
+          200,
         );
-        for (const vm of started) {
-          assert.equal(vm.kind, 'client');
-          assert.equal(vm.versionId, powersOff.version.ref.versionId);
-          assert.match(vm.mac, /^52:54:00(:[0-9a-f]{2}){3}$/);
-          ids.push(vm.id);
-        }
-        for (const vm of started) {
-          assert.equal(await bootCount(f, vm.id), 1, `${vm.name} is a first boot`);
-          await waitForState(f, vm.id, 'stopped');
-        }
-      }
-      assert.equal(new Set(ids).size, 10);
-      assert.equal(await sha256File(powersOff.version.path), powersOff.version.sha256);
-      assert.deepEqual(await overlaysLeft(f), [], 'every overlay went with its VM');
-      const ended = json<VmView[]>(
-        await f.request({
-          method: 'GET',
-          url: `/api/v1/vms?profile=${powersOff.name}&state=ended`,
-          as: f.users.viewer,
-        }),
-        200,
-      );
-      assert.equal(ended.length, 10);
-      assert.equal(new Set(ended.map((vm) => vm.mac)).size, 10, 'a MAC each');
-    });
+        assert.equal(ended.length, 10);
+        assert.equal(new Set(ended.map((vm) => vm.mac)).size, 10, 'a MAC each');
+      },
+    );
 
     it('stopped through the API, and SIGKILLed: the row follows, the overlay is gone', async () => {
       const stopped = await startClient(f, waits.name);
