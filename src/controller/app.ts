@@ -86,7 +86,12 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
     loginLimiter: deps.loginLimiter ?? new LoginLimiter(),
     images: deps.images,
     isoDir: deps.isoDir,
-    jobs: deps.jobs ?? new JobRegistry(deps.now ? { now: deps.now } : {}),
+    jobs:
+      deps.jobs ??
+      new JobRegistry({
+        ...(deps.now ? { now: deps.now } : {}),
+        onError: (error) => app.log.error({ err: error }, 'job failed'),
+      }),
     vms,
     adminSessions: new AdminSessionService(vms, deps.images, now),
   };

@@ -18,8 +18,11 @@ export interface NewVersionInput {
   readonly sealed: SealedVersion;
   readonly parentVersionId: string | null;
   readonly note: string;
-  /** 'if-none': published when the profile has no published version yet. */
-  readonly publish: 'always' | 'if-none' | 'never';
+  /**
+   * 'if-none': published when the profile has no published version yet; `replacing`: when
+   * that version is still the published one (checked in the same statement).
+   */
+  readonly publish: 'always' | 'if-none' | 'never' | { readonly replacing: string };
   readonly action: string;
   readonly details?: Readonly<Record<string, unknown>>;
 }
@@ -69,6 +72,8 @@ export async function registerVersion(
               .where('id', '=', input.profileId);
             if (input.publish === 'if-none')
               update = update.where('published_version_id', 'is', null);
+            else if (typeof input.publish === 'object')
+              update = update.where('published_version_id', '=', input.publish.replacing);
             await update.execute();
           }
           await audit(
@@ -172,14 +177,13 @@ export async function startFlatten(
         { profileId: profile.id, versionId: randomUUID() },
         { onProgress: progress },
       );
-      // Same content as its source: it replaces it as the published one if that still is.
-      const wasPublished = (await findProfile(ctx.db, profile.id)).published_version_id;
       const version = await registerVersion({ ...ctx, images }, actor, {
         profileId: profile.id,
         sealed,
         parentVersionId: null,
         note: `flattened from version ${source.number}`,
-        publish: wasPublished === source.id ? 'always' : 'never',
+        // Same content as its source: it replaces it as the published one if that still is.
+        publish: { replacing: source.id },
         action: 'profile.flatten',
         details: { from: source.number },
       });

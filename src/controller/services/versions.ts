@@ -49,7 +49,7 @@ export async function findVersion(
     .selectFrom('versions')
     .selectAll()
     .where('profile_id', '=', profile.id)
-    .where((eb) => (number === undefined ? eb('id', '=', ref) : eb.or([eb('number', '=', number)])))
+    .where((eb) => (number === undefined ? eb('id', '=', ref) : eb('number', '=', number)))
     .executeTakeFirst();
   if (version === undefined)
     throw new LabvirtError('VERSION_NOT_FOUND', { profile: profile.name, version: ref });
