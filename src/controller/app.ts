@@ -46,6 +46,8 @@ export interface ControllerDeps {
   /** The ISO library directory (CD-ROM images of profiles). */
   readonly isoDir?: string;
   readonly jobs?: JobRegistry;
+  /** How long a VM stop waits for the guest to power down before quit (default 30 s). */
+  readonly vmStopGraceMs?: number;
 }
 
 declare module 'fastify' {
@@ -77,6 +79,7 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
     agent: deps.agents?.[0],
     now,
     log: (error, message) => app.log.error({ err: error }, message),
+    ...(deps.vmStopGraceMs === undefined ? {} : { stopGraceMs: deps.vmStopGraceMs }),
   });
   const ctx: RouteContext = {
     db: deps.db,

@@ -38,7 +38,10 @@ export interface TestProfile {
   readonly version: SealedVersion;
 }
 
-export async function vmFixture(dialect: DialectUnderTest): Promise<VmFixture> {
+export async function vmFixture(
+  dialect: DialectUnderTest,
+  deps: { vmStopGraceMs?: number } = {},
+): Promise<VmFixture> {
   const temp = await tempDir('lv-vm-');
   const dir = await realpath(temp.path);
   const overlayRoot = join(dir, 'overlays');
@@ -53,7 +56,7 @@ export async function vmFixture(dialect: DialectUnderTest): Promise<VmFixture> {
     return { supervisor, agent };
   };
   let parts = await startAgent();
-  const api = await createApiFixture(dialect, { agents: [parts.agent], images: store });
+  const api = await createApiFixture(dialect, { agents: [parts.agent], images: store, ...deps });
   let app = api.app;
   const fixture: VmFixture = {
     ...api,
@@ -79,7 +82,12 @@ export async function vmFixture(dialect: DialectUnderTest): Promise<VmFixture> {
       parts = await startAgent();
       fixture.agent = parts.agent;
       fixture.supervisor = parts.supervisor;
-      app = await buildApp({ db: api.database.db, agents: [parts.agent], images: store });
+      app = await buildApp({
+        db: api.database.db,
+        agents: [parts.agent],
+        images: store,
+        ...deps,
+      });
       await app.ready();
       await app.vms.reconcile();
     },

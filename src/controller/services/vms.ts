@@ -72,6 +72,8 @@ export interface VmServiceDeps {
   readonly now: () => Date;
   /** Where failures of background bookkeeping are told. */
   readonly log?: (error: unknown, message: string) => void;
+  /** How long a stop waits for the guest to power down before quit. */
+  readonly stopGraceMs?: number;
 }
 
 /** How long a stop waits for the guest to power down by default. */
@@ -290,7 +292,8 @@ export class VmService {
     });
     let ended: VmEnded;
     try {
-      ended = await agent.stopVm(row.name, { graceMs: options.force ? 0 : STOP_GRACE_MS });
+      const grace = this.#deps.stopGraceMs ?? STOP_GRACE_MS;
+      ended = await agent.stopVm(row.name, { graceMs: options.force ? 0 : grace });
     } catch (error) {
       if (error instanceof LabvirtError && error.code === 'VM_NOT_FOUND') {
         // The agent has no such VM any more: it ended before we asked.
