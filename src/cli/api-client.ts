@@ -58,10 +58,22 @@ export class ApiClient {
     this.#fetch = options.fetch ?? fetch;
   }
 
+  /** A GET answered with text (a VM's serial console): the body as it came. */
+  async requestText(path: string): Promise<string> {
+    return this.request<string>('GET', path, undefined, { text: true });
+  }
+
   /** `path` is under /api/v1 and already encoded. Resolves to the JSON body (undefined on 204). */
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: { readonly text?: boolean } = {},
+  ): Promise<T> {
     const headers: Record<string, string> = {
-      accept: 'application/json, application/problem+json',
+      accept: options.text
+        ? 'text/plain, application/problem+json'
+        : 'application/json, application/problem+json',
       'accept-language': this.#tr.locale,
     };
     if (this.#token !== undefined) headers['authorization'] = `Bearer ${this.#token}`;
@@ -84,6 +96,7 @@ export class ApiClient {
     }
     const text = await response.text().catch(() => '');
     if (response.ok) {
+      if (options.text === true) return text as T;
       if (response.status === 204 || text === '') return undefined as T;
       try {
         return JSON.parse(text) as T;

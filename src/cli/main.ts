@@ -15,6 +15,8 @@ import { hostCommand } from './commands/host.js';
 import { labCommand } from './commands/lab.js';
 import { loginCommand } from './commands/login.js';
 import { profileCommand } from './commands/profile.js';
+import { profileAdminCommand } from './commands/profile-admin.js';
+import { vmCommand } from './commands/vm.js';
 import { runCommand } from './commands/run.js';
 import { serverCommand } from './commands/server.js';
 import { terminalCommand } from './commands/terminal.js';
@@ -77,7 +79,8 @@ export function buildProgram(io: CliIo = processIo, options: MainOptions = {}): 
     loginCommand(ctx),
     labCommand(ctx),
     terminalCommand(ctx),
-    profileCommand(ctx),
+    profileCommand(ctx).addCommand(profileAdminCommand(ctx)),
+    vmCommand(ctx),
     hostCommand(ctx),
     cmdlineCommand(io, tr),
     runCommand(io, tr),
