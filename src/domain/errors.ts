@@ -147,7 +147,8 @@ const catalogue = {
   },
   ISO_NAME_INVALID: {
     status: 400,
-    message: 'ISO name "{name}" is not valid: give a file name from the ISO library, without a path',
+    message:
+      'ISO name "{name}" is not valid: give a file name from the ISO library, without a path',
   },
 
   // VMs of profiles and admin sessions

@@ -119,6 +119,7 @@ export class AdminSessionService {
     const hostId = await this.#vms.hostId();
     let toStop: Vm[] = [];
     let sessionId = '';
+    let base = '';
     let draft: VersionRef = { profileId: profile.id, versionId: randomUUID() };
     const row = await this.#vms.insertVm(async (tx, vmId) => {
       const locked = await lockProfile(tx, profile.id);
@@ -128,6 +129,7 @@ export class AdminSessionService {
         .where('profile_id', '=', locked.id)
         .executeTakeFirst();
       const baseVersionId = decide(locked, existing);
+      base = baseVersionId;
       const policy: AdminPolicy = options.exclusive ? 'exclusive' : locked.admin_policy;
       if (policy === 'exclusive') {
         const clients = await tx
@@ -177,7 +179,7 @@ export class AdminSessionService {
     try {
       // Under exclusive with --force: the clients go before the admin VM comes.
       await Promise.all(toStop.map((client) => this.#stopVm(client, actor)));
-      await store.createLayer({ profileId: profile.id, versionId: row.version_id! }, draft);
+      await store.createLayer({ profileId: profile.id, versionId: base }, draft);
       await this.#vms.launch(row, agent, { ...specOf(row, profile), image: draft, writes: 'keep' });
     } catch (error) {
       await this.#undoOpen(sessionId, row, draft);

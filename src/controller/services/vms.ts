@@ -15,6 +15,7 @@ import { isUniqueViolation } from '../../db/errors.js';
 import { macFromUuid } from '../../qemu/cmdline/validate.js';
 import { audit, type Actor } from './audit.js';
 import { registerHost } from './hosts.js';
+import { onlyOne } from './only-one.js';
 
 export const ACTIVE_STATES: readonly VmState[] = ['starting', 'running', 'stopping'];
 export const system: Actor = { principal: undefined, source: null };
@@ -158,8 +159,7 @@ export class VmService {
     const live = isFinal(row.state as VmState)
       ? new Map<string, AgentVm>()
       : await this.#liveVms(true, row.name);
-    const [view] = await this.#views([row], live);
-    return view!;
+    return onlyOne(await this.#views([row], live));
   }
 
   async serial(ref: string): Promise<string> {
@@ -173,9 +173,10 @@ export class VmService {
     await this.#checkClientMayStart(this.db, profile); // before anything else is needed
     const agent = this.agent();
     const hostId = await this.hostId();
+    let versionId = '';
     const row = await this.insertVm(async (tx, id) => {
       const locked = await lockProfile(tx, profile.id);
-      const versionId = await this.#checkClientMayStart(tx, locked);
+      versionId = await this.#checkClientMayStart(tx, locked);
       return {
         row: this.newRow(id, 'client', locked, versionId, hostId),
         audit: { action: 'vm.start', details: { profile: locked.name, version: versionId } },
@@ -183,7 +184,7 @@ export class VmService {
     }, actor);
     await this.launch(row, agent, {
       ...specOf(row, profile),
-      image: { profileId: profile.id, versionId: row.version_id! },
+      image: { profileId: profile.id, versionId },
       writes: 'discard',
     });
     return this.view(row.id);
