@@ -4,6 +4,7 @@
 // versions and clone commands; bad input as one line on stderr and exit code 2.
 import assert from 'node:assert/strict';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sha256File, tempDir } from '../helpers/env.js';
@@ -61,6 +62,11 @@ describe('labvirt profile over the API (SQLite)', () => {
     await mkdir(elsewhere);
     await mkdir(join(dir, 'iso'));
     await writeFile(join(dir, 'iso', 'install.iso'), 'not really an ISO');
+    // What an interrupted import and upload left: removed when the server starts.
+    await mkdir(join(data, 'images', 'tmp', 'work'), { recursive: true });
+    await writeFile(join(data, 'images', 'tmp', 'work', `${randomUUID()}.qcow2`), 'partial');
+    await mkdir(join(importDir, '.uploads'), { recursive: true });
+    await writeFile(join(importDir, '.uploads', `${randomUUID()}.upload`), 'partial');
     server = await spawnServer(
       ['--data', data, '--import-dir', importDir, '--iso-dir', join(dir, 'iso')],
       { env: env(), cwd: dir },
@@ -76,6 +82,8 @@ describe('labvirt profile over the API (SQLite)', () => {
       input: `${PASSWORD}\n`,
     });
     assert.equal(login.code, 0, login.stderr);
+    assert.deepEqual(await storeFiles(join(data, 'images')), [], 'partial files removed at start');
+    assert.deepEqual(await storeFiles(join(importDir, '.uploads')), []);
     await writeRawImage(join(importDir, 'disk.img'), 8 * MIB, 'a');
     await writeRawImage(join(elsewhere, 'other.img'), 8 * MIB, 'b');
   });

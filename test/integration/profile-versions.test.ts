@@ -3,7 +3,7 @@
 // source, full clones are independent copies made with progress.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { mkdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { registerVersion } from '../../src/controller/services/version-jobs.js';
@@ -95,6 +95,37 @@ for (const dialect of dialects) {
       await importInto('golden', rawB);
     });
     after(() => f?.close());
+
+    it('settings: a CD-ROM from the ISO library only, and up to three data disks', async () => {
+      await writeFile(join(f.isoDir, 'install.iso'), 'an ISO');
+      await symlink('/etc/passwd', join(f.isoDir, 'passwd.iso'));
+      await mkdir(join(f.isoDir, 'sub'));
+      await writeFile(join(f.isoDir, 'sub', 'x.iso'), 'nested');
+      const patch = (payload: object) =>
+        f.request({ method: 'PATCH', url: '/api/v1/profiles/deps', payload, as: admin() });
+      const ok = await patch({ cdrom: 'install.iso', dataDisks: [{ sizeMiB: 512 }] });
+      assert.equal(ok.statusCode, 200, ok.body);
+      assert.equal(ok.json<{ cdrom: string }>().cdrom, 'install.iso');
+      assert.deepEqual(ok.json<{ dataDisks: unknown }>().dataDisks, [{ sizeMiB: 512 }]);
+      for (const [cdrom, code] of [
+        ['../install.iso', 'FIELD_INVALID'],
+        ['..', 'ISO_NAME_INVALID'],
+        ['.hidden.iso', 'ISO_NAME_INVALID'],
+        ['sub/x.iso', 'FIELD_INVALID'],
+        ['passwd.iso', 'ISO_NOT_FOUND'],
+        ['sub', 'ISO_NOT_FOUND'],
+        ['missing.iso', 'ISO_NOT_FOUND'],
+      ] as const) {
+        const refused = problem(await patch({ cdrom }), 400, code, cdrom);
+        assert.equal(refused.field, 'cdrom');
+      }
+      problem(await patch({ dataDisks: [1, 2, 3, 4].map(() => ({ sizeMiB: 1 })) }), 400);
+      const cleared = await patch({ cdrom: null, dataDisks: [] });
+      assert.equal(cleared.json<{ cdrom: null }>().cdrom, null);
+      const row = await profileOf('deps');
+      assert.equal(row.cdrom, null);
+      assert.equal(row.data_disks, '[]');
+    });
 
     it('lists versions with who, when, size, chain depth and which is published', async () => {
       const list = await versions('golden');
