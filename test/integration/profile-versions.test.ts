@@ -333,6 +333,9 @@ for (const dialect of dialects) {
         404,
         'JOB_NOT_FOUND',
       );
+      const result = job.result as { profile: { name: string; dataDisks: unknown[] } };
+      assert.equal(result.profile.name, 'full');
+      assert.deepEqual(result.profile.dataDisks, []);
       const [only] = await versions('full');
       assert.equal(only?.chainDepth, 1);
       assert.equal(only?.parentVersion, null);

@@ -15,7 +15,7 @@ import { imageFormats, type ImageFormat } from '../../qemu/image/image-format.js
 import { rule } from '../auth/rules.js';
 import { actorOf, type RouteContext } from '../context.js';
 import { errors, Name, Ref, Strict } from '../schemas.js';
-import { cloneLinked, findProfile, profileView, startFullClone } from '../services/profiles.js';
+import { cloneLinked, findProfile, startFullClone } from '../services/profiles.js';
 import { startImport } from '../services/version-jobs.js';
 import { requireStore } from '../services/versions.js';
 import { jobAnswer } from './jobs.js';
@@ -177,7 +177,7 @@ export function profileImageRoutes(app: FastifyInstance, ctx: RouteContext): voi
         return reply.code(202).send(jobAnswer(ctx, request, id));
       }
       const made = await cloneLinked(ctx, actor, request.params.profile, request.body.name);
-      return reply.code(201).send({ profile: profileView(made.profile), version: made.version });
+      return reply.code(201).send({ profile: made.profile, version: made.version });
     },
   });
 }

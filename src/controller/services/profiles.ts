@@ -147,7 +147,7 @@ async function register(
     insertClone(source, sealed.ref.profileId, name, now),
   ).catch(notTaken(name));
   const profile = await findProfile(ctx.db, sealed.ref.profileId);
-  return { profile, version: await versionView(ctx.db, version) };
+  return { profile: profileView(profile), version: await versionView(ctx.db, version) };
 }
 
 /** A linked clone: constant time whatever the image's size. */
