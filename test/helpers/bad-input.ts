@@ -160,6 +160,7 @@ export const validFields: Readonly<Record<string, unknown>> = {
   language: 'es',
   path: 'disk.img',
   version: '1',
+  profile: 'profile-one',
 };
 
 /** The smallest valid object for a schema: its required fields, from validFields. */
