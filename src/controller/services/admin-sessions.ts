@@ -16,6 +16,7 @@ import {
   findProfileRef,
   lockProfile,
   specOf,
+  system,
   type VmService,
   type VmView,
 } from './vms.js';
@@ -180,6 +181,12 @@ export class AdminSessionService {
       // Under exclusive with --force: the clients go before the admin VM comes.
       await Promise.all(toStop.map((client) => this.#stopVm(client, actor)));
       await store.createLayer({ profileId: profile.id, versionId: base }, draft);
+    } catch (error) {
+      await this.#vms.abandon(row);
+      await this.#undoOpen(sessionId, row, draft);
+      throw error;
+    }
+    try {
       await this.#vms.launch(row, agent, { ...specOf(row, profile), image: draft, writes: 'keep' });
     } catch (error) {
       await this.#undoOpen(sessionId, row, draft);
@@ -204,7 +211,20 @@ export class AdminSessionService {
     const current = await this.#vms.find(row.id);
     if (isActive(current.state)) return; // it runs after all: the session stays open
     await this.#images?.remove(draft).catch(() => undefined);
-    await this.#vms.db.deleteFrom('admin_sessions').where('id', '=', sessionId).execute();
+    await this.#vms.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('admin_sessions').where('id', '=', sessionId).execute();
+      await audit(
+        tx,
+        system,
+        {
+          action: 'admin-session.open-failed',
+          targetType: 'profile',
+          targetId: draft.profileId,
+          details: { vm: row.name, state: current.state },
+        },
+        this.#now(),
+      );
+    });
   }
 
   /** Seals the draft and makes it the published version, in one transaction. */

@@ -265,6 +265,11 @@ export class VmService {
     await this.#setState(row.name, 'starting', { type: 'ready' });
   }
 
+  /** A 'starting' row whose VM was never asked for (something before failed) is 'failed'. */
+  async abandon(row: Vm): Promise<void> {
+    await this.#setState(row.name, 'starting', { type: 'start-failed' });
+  }
+
   /** Stops a VM: the guest's power button, then quit and kill; resolves once it ended. */
   async stop(ref: string, actor: Actor, options: { force?: boolean } = {}): Promise<VmView> {
     const row = await this.find(ref);
