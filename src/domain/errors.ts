@@ -132,6 +132,10 @@ const catalogue = {
     status: 409,
     message: 'version {version} of profile "{profile}" cannot be deleted: {users} depend on it',
   },
+  PROFILE_IN_USE: {
+    status: 409,
+    message: 'profile "{profile}" cannot be deleted: {users} depend on its images',
+  },
   JOB_NOT_FOUND: { status: 404, message: 'no job "{job}"' },
   UPLOAD_TOO_LARGE: {
     status: 413,

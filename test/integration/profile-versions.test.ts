@@ -189,7 +189,7 @@ for (const dialect of dialects) {
         url: '/api/v1/profiles/golden',
         as: admin(),
       });
-      problem(refused, 409, 'VERSION_IN_USE');
+      assert.match(problem(refused, 409, 'PROFILE_IN_USE').detail, /linked clones/);
       assert.equal((await versions('golden')).length, 2);
       problem(await post('/profiles/golden/clone', { name: 'linked' }), 409, 'PROFILE_EXISTS');
       problem(await post('/profiles/deps/clone', { name: 'x' }), 409, 'PROFILE_NO_IMAGE');
@@ -280,6 +280,12 @@ for (const dialect of dialects) {
         })
         .execute();
       problem(await del(), 409, 'VERSION_IN_USE');
+      const whole = await f.request({
+        method: 'DELETE',
+        url: '/api/v1/profiles/deps',
+        as: admin(),
+      });
+      problem(whole, 409, 'PROFILE_IN_USE', 'a profile with an open admin session');
       await f.database.db.deleteFrom('admin_sessions').execute();
       const path = await fileOf(depV1.id);
       const response = await del();

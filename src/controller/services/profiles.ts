@@ -216,12 +216,23 @@ export async function removeProfileImages(db: Kysely<Database>, profile: Profile
       .where('version_id', 'in', ids)
       .executeTakeFirst();
     if (clone !== undefined || vm !== undefined) {
-      throw new LabvirtError('VERSION_IN_USE', {
+      throw new LabvirtError('PROFILE_IN_USE', {
         profile: profile.name,
-        version: '*',
         users: clone !== undefined ? phrase('linked clones') : phrase('running VMs'),
       });
     }
+  }
+  // Its draft is a layer on one of its versions, and its VM may still run.
+  const session = await db
+    .selectFrom('admin_sessions')
+    .select('id')
+    .where('profile_id', '=', profile.id)
+    .executeTakeFirst();
+  if (session !== undefined) {
+    throw new LabvirtError('PROFILE_IN_USE', {
+      profile: profile.name,
+      users: phrase('an open admin session'),
+    });
   }
   return {
     remove: async (images: ImageStore | undefined): Promise<void> => {
