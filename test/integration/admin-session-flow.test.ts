@@ -167,15 +167,21 @@ for (const dialect of dialects) {
     // exclusive policy on both): once, on SQLite, to keep the suite fast on two cores.
     const once = dialect.name === 'sqlite' ? it : it.skip;
 
-    once('discard: refused while the admin VM runs, unless forced; the draft is gone', async () => {
+    once('boot again, then discard --force: the admin VM stopped, the draft gone', async () => {
       const opened = json<AdminSessionView>(await session(p.name), 201);
       const draft = f.store.pathOf({ profileId: p.id, versionId: opened.draftId });
       assert.ok(existsSync(draft));
-      await bootCount(f, opened.vm!.id);
+      assert.equal(await bootCount(f, opened.vm!.id), 1);
+      await refused(() => session(p.name, '/boot'), 409, 'ADMIN_VM_RUNNING');
+      await stop(opened.vm!.id);
+      // Booted again: the same draft, so the count goes on.
+      const again = json<AdminSessionView>(await session(p.name, '/boot'), 200);
+      assert.notEqual(again.vm?.id, opened.vm!.id);
+      assert.equal(await bootCount(f, again.vm!.id), 2);
       const response = await session(p.name, '/discard', { force: true });
       assert.equal(response.statusCode, 204, response.body);
       assert.equal(existsSync(draft), false);
-      assert.equal((await vmRow(f, opened.vm!.id)).state, 'stopped');
+      assert.equal((await vmRow(f, again.vm!.id)).state, 'stopped');
       await refused(() => session(p.name, '/discard'), 404, 'ADMIN_SESSION_NOT_FOUND');
     });
 

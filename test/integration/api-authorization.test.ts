@@ -87,6 +87,7 @@ const reviewedRules: Readonly<Record<string, 'public' | 'viewer' | 'operator' | 
     'GET /api/v1/vms/:vm/serial': 'viewer',
     'GET /api/v1/profiles/:profile/admin-session': 'viewer',
     'POST /api/v1/profiles/:profile/admin-session': 'admin',
+    'POST /api/v1/profiles/:profile/admin-session/boot': 'admin',
     'POST /api/v1/profiles/:profile/admin-session/publish': 'admin',
     'POST /api/v1/profiles/:profile/admin-session/discard': 'admin',
     'GET /api/v1/audit': 'admin',

@@ -23,7 +23,7 @@ interface AdminFlags extends ApiFlags {
   readonly note?: string;
 }
 
-const actions = ['open', 'status', 'publish', 'discard'] as const;
+const actions = ['open', 'status', 'boot', 'publish', 'discard'] as const;
 
 export function profileAdminCommand(ctx: CliContext): Command {
   const { tr, io } = ctx;
@@ -39,11 +39,11 @@ export function profileAdminCommand(ctx: CliContext): Command {
     ]);
   return apiCommand(
     'admin',
-    tr.t('admin sessions: open (boot a writable draft), status, publish, discard'),
+    tr.t('admin sessions: open (boot a writable draft), status, boot (again), publish, discard'),
     ctx,
   )
     .argument('<PROFILE>', tr.t('the profile (name or id)'))
-    .argument('<ACTION>', tr.t('open, status, publish or discard'))
+    .argument('<ACTION>', tr.t('open, status, boot, publish or discard'))
     .option('--exclusive', tr.t('open: no client VM of the profile runs while the session is open'))
     .option(
       '--force',
@@ -68,6 +68,10 @@ export function profileAdminCommand(ctx: CliContext): Command {
         }
         case 'status': {
           const view = await client.request<AdminSessionView>('GET', path);
+          return flags.json ? printJson(ctx, view) : io.out(session(view));
+        }
+        case 'boot': {
+          const view = await client.request<AdminSessionView>('POST', `${path}/boot`);
           return flags.json ? printJson(ctx, view) : io.out(session(view));
         }
         case 'publish': {

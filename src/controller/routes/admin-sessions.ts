@@ -69,6 +69,17 @@ export function adminSessionRoutes(app: FastifyInstance, ctx: RouteContext): voi
         ),
   });
 
+  r.post('/profiles/:profile/admin-session/boot', {
+    config: { auth: rule.admin },
+    schema: {
+      tags,
+      summary: 'Boot the administrative VM again (after it was powered off)',
+      params: Params,
+      response: { 200: Type.Ref('AdminSession'), ...errors(401, 403, 404, 409, 503) },
+    },
+    handler: async (request) => ctx.adminSessions.boot(request.params.profile, actorOf(request)),
+  });
+
   r.post('/profiles/:profile/admin-session/publish', {
     config: { auth: rule.admin },
     schema: {

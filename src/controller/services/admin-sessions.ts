@@ -227,6 +227,51 @@ export class AdminSessionService {
     });
   }
 
+  /** Boots the administrative VM again on the draft (after it was powered off). */
+  async boot(profileRef: string, actor: Actor): Promise<AdminSessionView> {
+    const profile = await findProfileRef(this.#vms.db, profileRef);
+    const session = await this.#session(profile);
+    await this.#refuseRunning(profile, session);
+    const agent = this.#vms.agent();
+    const hostId = await this.#vms.hostId();
+    const row = await this.#vms.insertVm(async (tx, vmId) => {
+      const locked = await lockProfile(tx, profile.id);
+      const current = await tx
+        .selectFrom('admin_sessions')
+        .selectAll()
+        .where('id', '=', session.id)
+        .executeTakeFirst();
+      if (current === undefined) {
+        throw new LabvirtError('ADMIN_SESSION_NOT_FOUND', { profile: locked.name });
+      }
+      if (current.vm_id !== null) {
+        const vm = await tx
+          .selectFrom('vms')
+          .select('state')
+          .where('id', '=', current.vm_id)
+          .executeTakeFirst();
+        if (vm !== undefined && isActive(vm.state)) {
+          throw new LabvirtError('ADMIN_VM_RUNNING', { profile: locked.name });
+        }
+      }
+      await tx
+        .updateTable('admin_sessions')
+        .set({ vm_id: vmId })
+        .where('id', '=', session.id)
+        .execute();
+      return {
+        row: this.#vms.newRow(vmId, 'admin', locked, current.base_version_id, hostId),
+        audit: { action: 'admin-session.boot', details: { profile: locked.name } },
+      };
+    }, actor);
+    await this.#vms.launch(row, agent, {
+      ...specOf(row, profile),
+      image: this.#draftRef(session),
+      writes: 'keep',
+    });
+    return this.status(profile.id);
+  }
+
   /** Seals the draft and makes it the published version, in one transaction. */
   async publish(profileRef: string, actor: Actor, note = ''): Promise<PublishResult> {
     const db = this.#vms.db;
