@@ -39,8 +39,21 @@ if (files.length === 0) {
   process.exit(1);
 }
 const url = postgresUrl();
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], {
-  stdio: 'inherit',
-  env: url === undefined ? process.env : { ...process.env, LABVIRT_TEST_DATABASE_URL: url },
-});
-process.exit(result.status ?? 1);
+const env = url === undefined ? process.env : { ...process.env, LABVIRT_TEST_DATABASE_URL: url };
+// Timing checks (*.solo.test.js) run after the rest, one at a time, on a quiet machine.
+const solo = files.filter((file) => file.endsWith('.solo.test.js'));
+const shared = files.filter((file) => !file.endsWith('.solo.test.js'));
+let status = 0;
+for (const [batch, concurrency] of [
+  [shared, 2],
+  [solo, 1],
+]) {
+  if (batch.length === 0) continue;
+  const result = spawnSync(
+    process.execPath,
+    ['--test', `--test-concurrency=${concurrency}`, ...batch],
+    { stdio: 'inherit', env },
+  );
+  if (result.status !== 0) status = result.status ?? 1;
+}
+process.exit(status);

@@ -9,6 +9,7 @@ import Fastify, {
   type FastifyServerOptions,
 } from 'fastify';
 import type { Kysely } from 'kysely';
+import { lazyCompilersFactory } from './lazy-compilers.js';
 import { LabvirtError } from '../domain/errors.js';
 import type { Database } from '../db/schema.js';
 import type { HostAgent } from '../agent/host-agent.js';
@@ -69,6 +70,8 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
     ...(deps.https ? { https: { key: deps.https.key, cert: deps.https.cert } } : {}),
     // Unknown fields are refused, not silently dropped; types are not coerced.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true } },
+    // Schemas are compiled on first use, not all at start-up (see lazy-compilers.ts).
+    schemaController: { compilersFactory: lazyCompilersFactory },
     // What the router refuses before any route or hook runs (a broken %-escape, an
     // over-long path segment) is a problem+json answer too, not Fastify's own JSON.
     frameworkErrors: sendFrameworkProblem,
