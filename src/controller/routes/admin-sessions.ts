@@ -75,7 +75,8 @@ export function adminSessionRoutes(app: FastifyInstance, ctx: RouteContext): voi
       tags,
       summary: 'Boot the administrative VM again (after it was powered off)',
       params: Params,
-      response: { 200: Type.Ref('AdminSession'), ...errors(401, 403, 404, 409, 503) },
+      body: Type.Optional(Strict({})),
+      response: { 200: Type.Ref('AdminSession'), ...errors(400, 401, 403, 404, 409, 503) },
     },
     handler: async (request) => ctx.adminSessions.boot(request.params.profile, actorOf(request)),
   });
