@@ -42,6 +42,13 @@ export interface AgentVmSpec {
   readonly net?: 'user' | 'none';
   /** Where its VNC display listens (a Unix socket); the run directory's when not given. */
   readonly vncSocket?: string;
+  /**
+   * The CD-ROM: the file name of an ISO image in the agent's own ISO library (never a
+   * path: the agent resolves it, and refuses one that is not there).
+   */
+  readonly cdrom?: string | undefined;
+  /** Empty qcow2 data disks made for this VM after its system disk, deleted when it ends. */
+  readonly dataDisks?: readonly { readonly sizeMiB: number }[] | undefined;
 }
 
 export type AgentVmState = 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed' | 'failed';

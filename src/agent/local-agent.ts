@@ -3,11 +3,14 @@
 // start, and reports what is missing (QEMU, KVM) instead of refusing to start. VMs boot
 // versions of the image store: clients under per-VM overlays (the supervisor's overlay
 // maker, StoreOverlayMaker, only layers on sealed versions), admin VMs on their draft.
+// A VM's CD-ROM is named in the agent's ISO library; its data disks are scratch images
+// in its overlay directory, which goes with the VM.
 import { EventEmitter } from 'node:events';
 import { open } from 'node:fs/promises';
 import { cpus, hostname, totalmem } from 'node:os';
 import { isLabvirtError } from '../domain/errors.js';
 import type { ImageStore } from '../images/image-store.js';
+import { resolveIso } from '../images/iso-library.js';
 import { chooseAccel, probeKvm } from '../qemu/cmdline/accel.js';
 import { QEMU_BINARY } from '../qemu/cmdline/build-argv.js';
 import { parseMac, parseUuid, parseVmName } from '../qemu/cmdline/validate.js';
@@ -53,6 +56,8 @@ export async function probeQemu(
 export interface LocalAgentOptions {
   /** The image store VMs boot from; without it the agent runs no VM of a profile. */
   readonly images?: ImageStore | undefined;
+  /** The ISO library VMs' CD-ROMs are named in; without it a VM with a CD-ROM is refused. */
+  readonly isoDir?: string | undefined;
 }
 
 function ended(exit: VmExit): VmEnded {
@@ -67,6 +72,7 @@ function ended(exit: VmExit): VmEnded {
 export class LocalAgent implements HostAgent {
   #supervisor: Supervisor;
   #images: ImageStore | undefined;
+  #isoDir: string | undefined;
   #report: Promise<HostReport> | undefined;
   #events = new EventEmitter<{ ended: [VmEnded] }>();
   #forward = (exit: VmExit) => this.#events.emit('ended', ended(exit));
@@ -74,6 +80,7 @@ export class LocalAgent implements HostAgent {
   private constructor(supervisor: Supervisor, options: LocalAgentOptions) {
     this.#supervisor = supervisor;
     this.#images = options.images;
+    this.#isoDir = options.isoDir;
     this.#events.setMaxListeners(0);
     supervisor.on('exit', this.#forward);
   }
@@ -122,6 +129,9 @@ export class LocalAgent implements HostAgent {
     const name = parseVmName(spec.name);
     const uuid = parseUuid(spec.uuid);
     const disk = { path: images.pathOf(spec.image), format: 'qcow2' };
+    // Before anything is made: a missing ISO leaves nothing behind.
+    const cdrom =
+      spec.cdrom === undefined ? undefined : await resolveIso(this.#isoDir, spec.cdrom, undefined);
     const { accel } = chooseAccel('auto', await probeKvm());
     try {
       const status = await this.#supervisor.start(
@@ -131,6 +141,8 @@ export class LocalAgent implements HostAgent {
           memoryMiB: spec.memoryMiB,
           cpus: spec.cpus,
           disks: [disk],
+          scratchDisks: spec.dataDisks ?? [],
+          cdrom,
           diskBus: spec.diskBus,
           boot: 'disk',
           nic: { model: spec.nic.model, mac: parseMac(spec.nic.mac) },

@@ -97,7 +97,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
             overlayRoot: options.overlayDir,
             images: images.store,
           }),
-          { images: images.store },
+          { images: images.store, isoDir: images.isoDir },
         ))
     )();
     agentStarting.catch(() => undefined); // awaited below; this only marks it handled

@@ -25,4 +25,9 @@ export class StoreOverlayMaker implements OverlayMaker {
     await this.#store.checkVersion(ref);
     await this.#qemuImg.createOverlay(dest, this.#store.pathOf(ref), 'qcow2');
   }
+
+  /** A new empty image (a VM's scratch data disk): nothing of the store is involved. */
+  async createImage(dest: string, format: 'qcow2', sizeBytes: number): Promise<void> {
+    await this.#qemuImg.createImage(dest, format, sizeBytes);
+  }
 }

@@ -25,6 +25,8 @@ import { processAlive, tempDir, waitFor } from './env.js';
 export interface VmFixture extends ApiFixture {
   readonly dir: string;
   readonly overlayRoot: string;
+  /** The ISO library of the agent and the app (profiles' CD-ROMs). */
+  readonly isoDir: string;
   readonly store: ImageStore;
   agent: LocalAgent;
   supervisor: Supervisor;
@@ -46,22 +48,30 @@ export async function vmFixture(
   const dir = await realpath(temp.path);
   const overlayRoot = join(dir, 'overlays');
   const importDir = join(dir, 'import');
+  const isoDir = join(dir, 'iso');
   await mkdir(overlayRoot);
   await mkdir(importDir);
+  await mkdir(isoDir);
   const store = new ImageStore({ root: join(dir, 'images'), importDirs: [importDir] });
   const startAgent = async () => {
     const supervisor = localSupervisor(join(dir, 'run'), { overlayRoot, images: store });
     supervisor.setMaxListeners(0);
-    const { agent } = await LocalAgent.start(supervisor, { images: store });
+    const { agent } = await LocalAgent.start(supervisor, { images: store, isoDir });
     return { supervisor, agent };
   };
   let parts = await startAgent();
-  const api = await createApiFixture(dialect, { agents: [parts.agent], images: store, ...deps });
+  const api = await createApiFixture(dialect, {
+    agents: [parts.agent],
+    images: store,
+    isoDir,
+    ...deps,
+  });
   let app = api.app;
   const fixture: VmFixture = {
     ...api,
     dir,
     overlayRoot,
+    isoDir,
     store,
     agent: parts.agent,
     supervisor: parts.supervisor,
@@ -86,6 +96,7 @@ export async function vmFixture(
         db: api.database.db,
         agents: [parts.agent],
         images: store,
+        isoDir,
         ...deps,
       });
       await app.ready();

@@ -120,6 +120,21 @@ describe('QemuImg argv', () => {
     assert.equal(calls.length, 1);
   });
 
+  it('createImage: an explicit format and the size in bytes; refuses a bad size or an existing file', async () => {
+    const { runner, calls } = recordingRunner({});
+    const qemuImg = new QemuImg(runner);
+    const dest = path.join(dir, 'data0.scratch.qcow2');
+    await qemuImg.createImage(dest, 'qcow2', 64 * 2 ** 20);
+    assert.deepEqual(calls, [['qemu-img', 'create', '-f', 'qcow2', dest, '67108864']]);
+    await assert.rejects(qemuImg.createImage(dest, 'qcow2', 0), fails('QEMU_IMG_FAILED'));
+    await assert.rejects(qemuImg.createImage(dest, 'qcow2', 1.5), fails('QEMU_IMG_FAILED'));
+    const existing = path.join(dir, 'existing.qcow2');
+    await writeFile(existing, 'keep me');
+    await assert.rejects(qemuImg.createImage(existing, 'qcow2', 1024), fails('PATH_INVALID'));
+    assert.equal(calls.length, 1);
+    assert.equal(await readFile(existing, 'utf8'), 'keep me');
+  });
+
   it('createOverlay and convert refuse an existing destination and leave it alone', async () => {
     const dest = path.join(dir, 'precious.qcow2');
     await writeFile(dest, 'keep me');

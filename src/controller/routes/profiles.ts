@@ -10,7 +10,15 @@ import { actorOf, type RouteContext } from '../context.js';
 import { Description, errors, Name, Nullable, Ref, Strict } from '../schemas.js';
 import { audit } from '../services/audit.js';
 import { isUniqueViolation } from '../../db/errors.js';
-import { checkIso, findProfile, profileView, removeProfileImages } from '../services/profiles.js';
+import {
+  checkIdeSlots,
+  checkIso,
+  dataDisks,
+  findProfile,
+  profileView,
+  removeProfileImages,
+} from '../services/profiles.js';
+import { lockProfile } from '../services/vms.js';
 
 const NicModel = Type.Union([
   Type.Literal('virtio'),
@@ -104,7 +112,16 @@ export function profileRoutes(app: FastifyInstance, ctx: RouteContext): void {
       response: { 201: Type.Ref('Profile'), ...errors(400, 401, 403, 409) },
     },
     handler: async (request, reply) => {
-      if (typeof request.body.cdrom === 'string') await checkIso(ctx.isoDir, request.body.cdrom);
+      const { body } = request;
+      if (typeof body.cdrom === 'string') await checkIso(ctx.isoDir, body.cdrom);
+      checkIdeSlots(
+        {
+          diskBus: body.diskBus ?? 'ide',
+          dataDisks: body.dataDisks ?? [],
+          cdrom: body.cdrom ?? null,
+        },
+        body,
+      );
       const id = randomUUID();
       const now = ctx.now().toISOString();
       try {
@@ -174,6 +191,18 @@ export function profileRoutes(app: FastifyInstance, ctx: RouteContext): void {
       if (typeof request.body.cdrom === 'string') await checkIso(ctx.isoDir, request.body.cdrom);
       try {
         await ctx.db.transaction().execute(async (tx) => {
+          // The settings as they will be, checked under the profile's lock: two changes
+          // that each fit cannot add up to a profile whose IDE devices do not.
+          const current = await lockProfile(tx, profile.id);
+          const { body } = request;
+          checkIdeSlots(
+            {
+              diskBus: body.diskBus ?? current.disk_bus,
+              dataDisks: body.dataDisks ?? dataDisks(current.data_disks),
+              cdrom: body.cdrom === undefined ? current.cdrom : body.cdrom,
+            },
+            body,
+          );
           await tx
             .updateTable('profiles')
             .set({ ...columns(request.body), updated_at: ctx.now().toISOString() })

@@ -1,14 +1,15 @@
 // Profiles: finding one, checking the settings that name things outside the database (the
-// CD-ROM ISO), and cloning: linked (a new profile whose first version is a layer on the
-// source's published version, in constant time) or full (a flattened copy, as a job).
+// CD-ROM ISO) and that the IDE devices fit, and cloning: linked (a new profile whose first
+// version is a layer on the source's published version, in constant time) or full (a
+// flattened copy, as a job).
 import { randomUUID } from 'node:crypto';
-import { realpath, stat } from 'node:fs/promises';
-import { join, relative, isAbsolute } from 'node:path';
 import type { Kysely } from 'kysely';
 import { LabvirtError, phrase } from '../../domain/errors.js';
 import type { Database, Profile } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { ImageStore, SealedVersion } from '../../images/image-store.js';
+import { resolveIso } from '../../images/iso-library.js';
+import { IDE_SLOT_COUNT } from '../../qemu/cmdline/ide-slots.js';
 import type { Actor } from './audit.js';
 import type { ImagesContext } from './versions.js';
 import { registerVersion } from './version-jobs.js';
@@ -24,7 +25,8 @@ export async function findProfile(db: Kysely<Database>, ref: string): Promise<Pr
   return profile;
 }
 
-function dataDisks(text: string): { sizeMiB: number }[] {
+/** A profile's data disks (its data_disks column, JSON). */
+export function dataDisks(text: string): { sizeMiB: number }[] {
   try {
     const parsed: unknown = JSON.parse(text);
     return Array.isArray(parsed) ? (parsed as { sizeMiB: number }[]) : [];
@@ -53,29 +55,38 @@ export function profileView(profile: Profile) {
   } as const;
 }
 
-/** ISO names: a plain file name (no directory part, no leading dot). */
-const ISO_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._+-]{0,254}$/;
+/** Checks that `name` is a regular file directly inside the ISO library; its real path. */
+export function checkIso(isoDir: string | undefined, name: string): Promise<string> {
+  return resolveIso(isoDir, name, 'cdrom');
+}
+
+/** IDE devices a VM of these settings has: its system disk, data disks and CD-ROM. */
+export function ideDevices(settings: {
+  diskBus: string;
+  dataDisks: readonly unknown[];
+  cdrom: string | null;
+}): number {
+  if (settings.diskBus !== 'ide') return settings.cdrom === null ? 0 : 1;
+  return 1 + settings.dataDisks.length + (settings.cdrom === null ? 0 : 1);
+}
 
 /**
- * Checks that `name` is a regular file directly inside the ISO library (after the kernel
- * resolves any symlink): no path can lead anywhere else.
+ * Refuses settings whose IDE devices do not fit the four IDE slots, naming the field of
+ * the change at fault (the data disks, else the CD-ROM, else the disk bus).
  */
-export async function checkIso(isoDir: string | undefined, name: string): Promise<string> {
-  if (!ISO_NAME.test(name) || name.includes('..'))
-    throw new LabvirtError('ISO_NAME_INVALID', { name }, { field: 'cdrom' });
-  const missing = () => new LabvirtError('ISO_NOT_FOUND', { name }, { field: 'cdrom' });
-  if (isoDir === undefined) throw missing();
-  try {
-    const dir = await realpath(isoDir);
-    const real = await realpath(join(dir, name));
-    const rel = relative(dir, real);
-    if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || rel.includes('/')) throw missing();
-    if (!(await stat(real)).isFile()) throw missing();
-    return real;
-  } catch (error) {
-    if (error instanceof LabvirtError) throw error;
-    throw missing();
-  }
+export function checkIdeSlots(
+  settings: { diskBus: string; dataDisks: readonly unknown[]; cdrom: string | null },
+  changed: { dataDisks?: unknown; cdrom?: unknown; diskBus?: unknown },
+): void {
+  const count = ideDevices(settings);
+  if (count <= IDE_SLOT_COUNT) return;
+  const field =
+    changed.dataDisks !== undefined
+      ? 'dataDisks'
+      : changed.cdrom !== undefined
+        ? 'cdrom'
+        : 'diskBus';
+  throw new LabvirtError('IDE_SLOTS_EXHAUSTED', { count }, { field });
 }
 
 function notTaken(name: string) {

@@ -14,6 +14,7 @@ import type { Database, Profile, Vm, VmKind } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { macFromUuid } from '../../qemu/cmdline/validate.js';
 import { audit, type Actor } from './audit.js';
+import { dataDisks } from './profiles.js';
 import { registerHost } from './hosts.js';
 import { onlyOne } from './only-one.js';
 
@@ -446,5 +447,8 @@ export function specOf(row: Vm, profile: Profile): Omit<AgentVmSpec, 'image' | '
     cpus: profile.cpus,
     nic: { model: profile.nic_model as AgentVmSpec['nic']['model'], mac: row.mac },
     diskBus: profile.disk_bus as AgentVmSpec['diskBus'],
+    // By name: the agent resolves it in its own ISO library.
+    ...(profile.cdrom === null ? {} : { cdrom: profile.cdrom }),
+    dataDisks: dataDisks(profile.data_disks).map((disk) => ({ sizeMiB: disk.sizeMiB })),
   };
 }

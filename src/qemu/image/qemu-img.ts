@@ -190,6 +190,20 @@ export class QemuImg {
     await this.#runCleaningUp('create', args, dest);
   }
 
+  /** A new empty image `dest` of `sizeBytes` (a VM's scratch data disk, say). */
+  async createImage(dest: string, format: ImageFormat, sizeBytes: number): Promise<void> {
+    if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0) {
+      throw new LabvirtError('QEMU_IMG_FAILED', {
+        operation: 'create',
+        detail: `size ${String(sizeBytes)} is not a positive number of bytes`,
+      });
+    }
+    const destArg = pathArgument(dest);
+    await refuseExisting(dest);
+    const args = ['create', '-f', format, destArg, String(sizeBytes)];
+    await this.#runCleaningUp('create', args, dest);
+  }
+
   /** Copies `src` into a new image `dest`; a failed conversion leaves no `dest` behind. */
   async convert(
     src: string,

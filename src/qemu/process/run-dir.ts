@@ -1,6 +1,6 @@
 // The run directory is what lets a VM outlive whoever started it: each running VM has
 // ROOT/vms/NAME/ with the record of how it was started (vm.json: spec and exact argv),
-// QEMU's pidfile, its QMP and VNC sockets and its per-VM overlays. A new supervisor
+// QEMU's pidfile, its QMP and VNC sockets and its per-VM overlays and scratch data disks. A new supervisor
 // re-adopts VMs from here. Serial logs live in ROOT/logs/, so they survive the VM.
 // Overlays may live elsewhere (OVERLAYS/NAME/, say on a tmpfs): they go with the VM too.
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -11,7 +11,7 @@ export interface VmRecord {
   readonly spec: VmSpec;
   /** The exact argv QEMU was started with, compared with /proc/PID/cmdline on adoption. */
   readonly argv: readonly string[];
-  /** Overlays created for this VM (deleted when it ends). */
+  /** Overlays and scratch disks created for this VM (deleted when it ends). */
   readonly overlays: readonly string[];
   readonly discardWrites: boolean;
   readonly startedAt: string;
@@ -26,6 +26,8 @@ export interface VmPaths {
   readonly qmpSocket: string;
   readonly vncSocket: string;
   overlay(index: number): string;
+  /** A scratch data disk, made empty at start and deleted with the overlays. */
+  scratch(index: number): string;
 }
 
 export class RunDir {
@@ -49,6 +51,7 @@ export class RunDir {
       qmpSocket: join(dir, 'qmp.sock'),
       vncSocket: join(dir, 'vnc.sock'),
       overlay: (index) => join(overlayDir, `disk${index}.overlay.qcow2`),
+      scratch: (index) => join(overlayDir, `data${index}.scratch.qcow2`),
     };
   }
 

@@ -14,14 +14,22 @@ import type { QmpConnection, QmpConnector } from './qmp-connection.js';
 import { RunDir, type VmPaths, type VmRecord } from './run-dir.js';
 import { RunningVm, type VmExit } from './running-vm.js';
 
+/** An empty qcow2 data disk made for one VM and deleted with it, like its overlays. */
+export interface ScratchDisk {
+  readonly sizeMiB: number;
+}
+
 /** A VM to start: where its sockets and serial log go is the supervisor's to fill in. */
 export type VmLaunch = Omit<VmSpec, 'qmpSocket' | 'vncSocket' | 'serialLog'> & {
   readonly vncSocket?: string | undefined;
   readonly serialLog?: string | undefined;
+  /** Scratch data disks, attached after `disks` (in the VM's overlay directory). */
+  readonly scratchDisks?: readonly ScratchDisk[] | undefined;
 };
 
 export interface OverlayMaker {
   createOverlay(dest: string, backing: string, backingFormat: string): Promise<unknown>;
+  createImage(dest: string, format: 'qcow2', sizeBytes: number): Promise<unknown>;
 }
 
 export interface SupervisorOptions {
@@ -55,18 +63,25 @@ export interface StopOptions {
   readonly killMs?: number;
 }
 
-/** The spec of a VM placed in its run directory, with its overlays when writes are discarded. */
+/**
+ * The spec of a VM placed in its run directory, with its overlays when writes are
+ * discarded and its scratch data disks after its own disks.
+ */
 export function placeVm(
   launch: VmLaunch,
   paths: VmPaths,
   runDir: RunDir,
   overlays: boolean,
 ): VmSpec {
+  const { scratchDisks = [], ...rest } = launch;
   const disks: DiskSpec[] = launch.disks.map((disk, index) =>
     overlays ? { path: paths.overlay(index), format: 'qcow2' } : disk,
   );
+  for (const index of scratchDisks.keys()) {
+    disks.push({ path: paths.scratch(index), format: 'qcow2' });
+  }
   return {
-    ...launch,
+    ...rest,
     disks,
     qmpSocket: checkSocketPath(paths.qmpSocket),
     vncSocket: checkSocketPath(launch.vncSocket ?? paths.vncSocket),
@@ -105,6 +120,9 @@ export class Supervisor extends EventEmitter<{ exit: [VmExit] }> {
       await runDir.remove(name); // leftovers of a VM that ended while nobody watched
       const paths = await runDir.prepare(name);
       const spec = placeVm(launch, paths, runDir, options.discardWrites);
+      // The argv first: a VM that cannot be built (IDE slots, say) makes no image.
+      const qemuBinary = this.#options.qemuBinary ?? QEMU_BINARY;
+      const argv = [...buildArgv(spec, qemuBinary), '-daemonize', '-pidfile', paths.pidfile];
       const overlays: string[] = [];
       if (options.discardWrites) {
         for (const [index, disk] of launch.disks.entries()) {
@@ -112,8 +130,11 @@ export class Supervisor extends EventEmitter<{ exit: [VmExit] }> {
           overlays.push(paths.overlay(index));
         }
       }
-      const qemuBinary = this.#options.qemuBinary ?? QEMU_BINARY;
-      const argv = [...buildArgv(spec, qemuBinary), '-daemonize', '-pidfile', paths.pidfile];
+      // In the overlay directory, so they go with the VM however it ends (RunDir.remove).
+      for (const [index, disk] of (launch.scratchDisks ?? []).entries()) {
+        await images.createImage(paths.scratch(index), 'qcow2', disk.sizeMiB * 2 ** 20);
+        overlays.push(paths.scratch(index));
+      }
       const record: VmRecord = {
         spec,
         argv,
