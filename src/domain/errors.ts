@@ -130,11 +130,12 @@ const catalogue = {
   },
   VERSION_IN_USE: {
     status: 409,
-    message: 'version {version} of profile "{profile}" cannot be deleted: {users} depend on it',
+    message:
+      'version {version} of profile "{profile}" cannot be deleted: it is still used by {users}',
   },
   PROFILE_IN_USE: {
     status: 409,
-    message: 'profile "{profile}" cannot be deleted: {users} depend on its images',
+    message: 'profile "{profile}" cannot be deleted: its images are still used by {users}',
   },
   JOB_NOT_FOUND: { status: 404, message: 'no job "{job}"' },
   UPLOAD_TOO_LARGE: {
@@ -174,7 +175,7 @@ const catalogue = {
   ADMIN_SESSION_CLIENTS_RUNNING: {
     status: 409,
     message:
-      'profile "{profile}" has {count} client VMs running: an exclusive admin session cannot open while they run (--force shuts them down first)',
+      'profile "{profile}" has client VMs running ({count}): an exclusive admin session cannot open while they run (--force shuts them down first)',
   },
   ADMIN_VM_RUNNING: {
     status: 409,

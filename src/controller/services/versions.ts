@@ -191,11 +191,14 @@ async function dependentsOf(db: Kysely<Database>, id: string): Promise<Phrase | 
       .executeTakeFirst(),
   );
   if (vms + sessions + children === 0) return undefined;
-  return phrase('{vms} VMs, {sessions} admin sessions and {children} versions layered on it', {
-    vms,
-    sessions,
-    children,
-  });
+  return phrase(
+    'VMs ({vms}), admin sessions ({sessions}) and versions layered on it ({children})',
+    {
+      vms,
+      sessions,
+      children,
+    },
+  );
 }
 
 /**
@@ -223,7 +226,7 @@ export async function deleteVersion(
   if (layered.length > 0)
     throw new LabvirtError('VERSION_IN_USE', {
       ...params,
-      users: phrase('{n} layer(s) in the image store', { n: layered.length }),
+      users: phrase('layers in the image store ({n})', { n: layered.length }),
     });
   await ctx.db.transaction().execute(async (tx) => {
     const result = await tx
