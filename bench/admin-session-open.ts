@@ -16,20 +16,13 @@ import { AdminSessionService } from '../src/controller/services/admin-sessions.j
 import { VmService } from '../src/controller/services/vms.js';
 import { migrateToLatest, openDatabase } from '../src/db/index.js';
 import { ImageStore } from '../src/images/image-store.js';
+import { median, ROUNDS } from './lib/stats.js';
 
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 15);
 const images = [
   { label: '1 MiB', size: '1M' },
   { label: '20 GiB sparse', size: '20G' },
 ] as const;
 const actor = { principal: undefined, source: 'bench' };
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  const upper = sorted[middle] ?? Number.NaN;
-  return sorted.length % 2 === 1 ? upper : ((sorted[middle - 1] ?? Number.NaN) + upper) / 2;
-}
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'lv-bench-'));

@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ImageStore, type SealedVersion } from '../src/images/image-store.js';
 import { nodeCommandRunner } from '../src/system/command-runner.js';
-
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 15);
+import { median, ROUNDS } from './lib/stats.js';
 
 interface Parent {
   readonly label: string;
@@ -25,13 +24,6 @@ const parents: readonly Parent[] = [
   { label: '20 GiB sparse', size: '20G', writeMiB: 0 },
   { label: '20 GiB, 256 MiB written', size: '20G', writeMiB: 256 },
 ];
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  const upper = sorted[middle] ?? Number.NaN;
-  return sorted.length % 2 === 1 ? upper : ((sorted[middle - 1] ?? Number.NaN) + upper) / 2;
-}
 
 async function timed(action: () => Promise<unknown>): Promise<number> {
   const start = performance.now();

@@ -15,8 +15,8 @@ import { cloneLinked } from '../src/controller/services/profiles.js';
 import { registerVersion } from '../src/controller/services/version-jobs.js';
 import type { ImagesContext } from '../src/controller/services/versions.js';
 import type { Actor } from '../src/controller/services/audit.js';
+import { median, ROUNDS } from './lib/stats.js';
 
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 15);
 const actor: Actor = { principal: undefined, source: 'bench' };
 
 const images: readonly { label: string; size: string; writeMiB: number }[] = [
@@ -24,13 +24,6 @@ const images: readonly { label: string; size: string; writeMiB: number }[] = [
   { label: '20 GiB sparse', size: '20G', writeMiB: 0 },
   { label: '20 GiB, 256 MiB written', size: '20G', writeMiB: 256 },
 ];
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  const upper = sorted[middle] ?? Number.NaN;
-  return sorted.length % 2 === 1 ? upper : ((sorted[middle - 1] ?? Number.NaN) + upper) / 2;
-}
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'labvirt-bench-clone-'));

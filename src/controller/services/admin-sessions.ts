@@ -6,7 +6,8 @@
 // per-profile lock (lockProfile), and rows are written before any process starts and end
 // only once the process is gone (see vms.ts), so the rule holds for the processes.
 import { randomUUID } from 'node:crypto';
-import type { AdminPolicy, AdminSession, Profile, Vm } from '../../db/schema.js';
+import type { Transaction } from 'kysely';
+import type { AdminPolicy, AdminSession, Database, Profile, Vm } from '../../db/schema.js';
 import { LabvirtError } from '../../domain/errors.js';
 import type { ImageStore } from '../../images/image-store.js';
 import { StoreLayout, type VersionRef } from '../../images/store-layout.js';
@@ -20,6 +21,27 @@ import {
   type VmService,
   type VmView,
 } from './vms.js';
+
+/**
+ * Takes the profile's lock and reads the session again under it: another request may have
+ * published or discarded it since it was first read.
+ */
+async function lockedSession(
+  tx: Transaction<Database>,
+  profileId: string,
+  sessionId: string,
+): Promise<{ locked: Profile; current: AdminSession }> {
+  const locked = await lockProfile(tx, profileId);
+  const current = await tx
+    .selectFrom('admin_sessions')
+    .selectAll()
+    .where('id', '=', sessionId)
+    .executeTakeFirst();
+  if (current === undefined) {
+    throw new LabvirtError('ADMIN_SESSION_NOT_FOUND', { profile: locked.name });
+  }
+  return { locked, current };
+}
 
 export interface AdminSessionView {
   readonly id: string;
@@ -235,15 +257,7 @@ export class AdminSessionService {
     const agent = this.#vms.agent();
     const hostId = await this.#vms.hostId();
     const row = await this.#vms.insertVm(async (tx, vmId) => {
-      const locked = await lockProfile(tx, profile.id);
-      const current = await tx
-        .selectFrom('admin_sessions')
-        .selectAll()
-        .where('id', '=', session.id)
-        .executeTakeFirst();
-      if (current === undefined) {
-        throw new LabvirtError('ADMIN_SESSION_NOT_FOUND', { profile: locked.name });
-      }
+      const { locked, current } = await lockedSession(tx, profile.id, session.id);
       if (current.vm_id !== null) {
         const vm = await tx
           .selectFrom('vms')
@@ -281,15 +295,7 @@ export class AdminSessionService {
     const draft = this.#draftRef(session);
     const sealed = await this.#store().seal(draft);
     return db.transaction().execute(async (tx) => {
-      const locked = await lockProfile(tx, profile.id);
-      const current = await tx
-        .selectFrom('admin_sessions')
-        .selectAll()
-        .where('id', '=', session.id)
-        .executeTakeFirst();
-      if (current === undefined) {
-        throw new LabvirtError('ADMIN_SESSION_NOT_FOUND', { profile: locked.name });
-      }
+      const { locked } = await lockedSession(tx, profile.id, session.id);
       const { max } = await tx
         .selectFrom('versions')
         .select((eb) => eb.fn.max<number | null>('number').as('max'))
