@@ -38,15 +38,16 @@ export interface AuthOptions {
   readonly now: () => Date;
 }
 
-/** Lab ids and names an operator is granted. */
-async function grantedLabs(db: Kysely<Database>, userId: string): Promise<Set<string>> {
-  const rows = await db
+/** Whether an operator is granted the lab, named by id or name (one indexed lookup, not the whole grant list). */
+async function hasLabGrant(db: Kysely<Database>, userId: string, lab: string): Promise<boolean> {
+  const row = await db
     .selectFrom('user_labs')
     .innerJoin('labs', 'labs.id', 'user_labs.lab_id')
-    .select(['labs.id', 'labs.name'])
+    .select('labs.id')
     .where('user_labs.user_id', '=', userId)
-    .execute();
-  return new Set(rows.flatMap((row) => [row.id, row.name]));
+    .where((eb) => eb.or([eb('labs.id', '=', lab), eb('labs.name', '=', lab)]))
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 /** For handlers that touch a second lab (moving a terminal): the same check as a 'lab' rule. */
@@ -58,7 +59,7 @@ export async function assertLabAccess(
   const principal = request.principal;
   if (principal === undefined) throw new LabvirtError('AUTH_REQUIRED');
   if (principal.role === 'admin') return;
-  if (principal.role !== 'operator' || !(await grantedLabs(db, principal.userId)).has(lab)) {
+  if (principal.role !== 'operator' || !(await hasLabGrant(db, principal.userId, lab))) {
     throw new LabvirtError('LAB_FORBIDDEN', { lab });
   }
 }

@@ -13,6 +13,26 @@ export const SESSION_IDLE_MS = 2 * 3600_000;
 /** last_seen_at is written at most this often, not on every request. */
 const TOUCH_EVERY_MS = 60_000;
 
+/** The user columns both credential lookups read, and the principal fields they give. */
+const USER_COLUMNS = [
+  'users.id',
+  'users.username',
+  'users.role',
+  'users.language',
+  'users.disabled',
+] as const;
+
+interface UserRow {
+  readonly id: string;
+  readonly username: string;
+  readonly role: string;
+  readonly language: string | null;
+}
+
+function userFields(row: UserRow): Pick<Principal, 'userId' | 'username' | 'role' | 'language'> {
+  return { userId: row.id, username: row.username, role: row.role as Role, language: row.language };
+}
+
 export function bearerToken(header: string | undefined): string | undefined {
   const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
   return match?.[1];
@@ -30,11 +50,7 @@ export async function principalFromToken(
       'api_tokens.id as tokenId',
       'api_tokens.expires_at',
       'api_tokens.last_used_at',
-      'users.id',
-      'users.username',
-      'users.role',
-      'users.language',
-      'users.disabled',
+      ...USER_COLUMNS,
     ])
     .where('api_tokens.token_hash', '=', hashSecret(token))
     .executeTakeFirst();
@@ -48,10 +64,7 @@ export async function principalFromToken(
       .execute();
   }
   return {
-    userId: row.id,
-    username: row.username,
-    role: row.role as Role,
-    language: row.language,
+    ...userFields(row),
     via: 'token',
     tokenId: row.tokenId,
   };
@@ -70,11 +83,7 @@ export async function principalFromSession(
       'web_sessions.csrf_token',
       'web_sessions.expires_at',
       'web_sessions.last_seen_at',
-      'users.id',
-      'users.username',
-      'users.role',
-      'users.language',
-      'users.disabled',
+      ...USER_COLUMNS,
     ])
     .where('web_sessions.token_hash', '=', hashSecret(secret))
     .executeTakeFirst();
@@ -92,10 +101,7 @@ export async function principalFromSession(
       .execute();
   }
   return {
-    userId: row.id,
-    username: row.username,
-    role: row.role as Role,
-    language: row.language,
+    ...userFields(row),
     via: 'session',
     sessionId: row.sessionId,
     csrfToken: row.csrf_token,
