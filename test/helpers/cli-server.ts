@@ -1,5 +1,6 @@
 // Running the real `labvirt server` and the CLI commands against it, with their own
 // environment (config directory, language, database) and standard input.
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
@@ -113,4 +114,24 @@ export async function spawnServer(
       return code;
     },
   };
+}
+
+/** Adds the admin USER (with `user add --data DATA`) and logs the CLI in to SERVER as them. */
+export async function addAdminAndLogin(
+  server: SpawnedServer,
+  data: string,
+  options: { env: NodeJS.ProcessEnv; cwd: string; user: string; password: string },
+): Promise<void> {
+  const { env, cwd, user, password } = options;
+  const added = await runCliWith(
+    ['user', 'add', user, '--role', 'admin', '--password-stdin', '--data', data],
+    { env, cwd, input: `${password}\n` },
+  );
+  assert.equal(added.code, 0, added.stderr);
+  const login = await runCliWith(['login', server.url, '--user', user, '--password-stdin'], {
+    env,
+    cwd,
+    input: `${password}\n`,
+  });
+  assert.equal(login.code, 0, login.stderr);
 }

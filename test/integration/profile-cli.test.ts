@@ -8,7 +8,13 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sha256File, tempDir } from '../helpers/env.js';
-import { cliEnv, runCliWith, spawnServer, type SpawnedServer } from '../helpers/cli-server.js';
+import {
+  addAdminAndLogin,
+  cliEnv,
+  runCliWith,
+  spawnServer,
+  type SpawnedServer,
+} from '../helpers/cli-server.js';
 import { storeFiles } from '../helpers/image-store.js';
 import { MIB, writeRawImage } from '../helpers/profile-images.js';
 
@@ -71,17 +77,7 @@ describe('labvirt profile over the API (SQLite)', () => {
       ['--data', data, '--import-dir', importDir, '--iso-dir', join(dir, 'iso')],
       { env: env(), cwd: dir },
     );
-    const added = await runCliWith(
-      ['user', 'add', 'ana', '--role', 'admin', '--password-stdin', '--data', data],
-      { env: env(), cwd: dir, input: `${PASSWORD}\n` },
-    );
-    assert.equal(added.code, 0, added.stderr);
-    const login = await runCliWith(['login', server.url, '--user', 'ana', '--password-stdin'], {
-      env: env(),
-      cwd: dir,
-      input: `${PASSWORD}\n`,
-    });
-    assert.equal(login.code, 0, login.stderr);
+    await addAdminAndLogin(server, data, { env: env(), cwd: dir, user: 'ana', password: PASSWORD });
     assert.deepEqual(await storeFiles(join(data, 'images')), [], 'partial files removed at start');
     assert.deepEqual(await storeFiles(join(importDir, '.uploads')), []);
     await writeRawImage(join(importDir, 'disk.img'), 8 * MIB, 'a');

@@ -8,7 +8,13 @@ import { after, before, describe, it } from 'node:test';
 import { GuestMode, writeGuestDisk } from '../../scripts/guest.js';
 import { localSupervisor } from '../../src/agent/local-host.js';
 import { tempDir, waitFor } from '../helpers/env.js';
-import { cliEnv, runCliWith, spawnServer, type SpawnedServer } from '../helpers/cli-server.js';
+import {
+  addAdminAndLogin,
+  cliEnv,
+  runCliWith,
+  spawnServer,
+  type SpawnedServer,
+} from '../helpers/cli-server.js';
 import { killAll } from '../helpers/vm-fixture.js';
 
 const PASSWORD = 'correct horse battery';
@@ -46,17 +52,7 @@ describe('labvirt vm and profile admin over the API (SQLite)', () => {
       ['--data', data, '--import-dir', importDir, '--overlay-dir', overlays],
       { env: env(), cwd: dir },
     );
-    const added = await runCliWith(
-      ['user', 'add', 'ana', '--role', 'admin', '--password-stdin', '--data', data],
-      { env: env(), cwd: dir, input: `${PASSWORD}\n` },
-    );
-    assert.equal(added.code, 0, added.stderr);
-    const login = await runCliWith(['login', server.url, '--user', 'ana', '--password-stdin'], {
-      env: env(),
-      cwd: dir,
-      input: `${PASSWORD}\n`,
-    });
-    assert.equal(login.code, 0, login.stderr);
+    await addAdminAndLogin(server, data, { env: env(), cwd: dir, user: 'ana', password: PASSWORD });
     await ok('profile', 'create', 'guest', '--memory', '32', '--cpus', '1', '--disk-bus', 'ide');
     await ok('profile', 'import', 'guest', join(importDir, 'guest.img'), '--format', 'raw');
   });

@@ -3,19 +3,10 @@ import { Command } from 'commander';
 import { apiCommand, clientFor, printJson, segment, type ApiFlags } from '../api-command.js';
 import type { CliContext } from '../context.js';
 import { formatFields, formatTable } from '../table.js';
+import type { LabView } from '../../controller/services/labs.js';
 
-export interface LabView {
-  readonly id: string;
-  readonly name: string;
-  readonly description: string;
-  readonly timezone: string;
-  readonly defaultProfile: string | null;
-  readonly idleMinutes: number | null;
-  readonly profiles: string[];
-  readonly terminals: number;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-}
+/** The API's lab shape; a type-only import, erased at runtime, so no server code loads. */
+export type { LabView } from '../../controller/services/labs.js';
 
 export function labTable(ctx: CliContext, labs: readonly LabView[]): string {
   const { tr } = ctx;

@@ -3,22 +3,10 @@ import { Command } from 'commander';
 import { apiCommand, clientFor, printJson, segment, type ApiFlags } from '../api-command.js';
 import type { CliContext } from '../context.js';
 import { sanitize, formatFields, formatTable } from '../table.js';
+import type { VmView } from '../../controller/services/vms.js';
 
-export interface VmView {
-  readonly id: string;
-  readonly name: string;
-  readonly kind: string;
-  readonly profileId: string | null;
-  readonly profile: string | null;
-  readonly versionId: string | null;
-  readonly host: string | null;
-  readonly state: string;
-  readonly mac: string;
-  readonly pid: number | null;
-  readonly runStatus: string | null;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-}
+/** The API's VM shape; a type-only import, erased at runtime, so no server code loads. */
+export type { VmView } from '../../controller/services/vms.js';
 
 export function vmTable(ctx: CliContext, vms: readonly VmView[]): string {
   const { tr } = ctx;
