@@ -12,15 +12,8 @@ import { LabvirtError } from '../../domain/errors.js';
 import type { ImageStore } from '../../images/image-store.js';
 import { StoreLayout, type VersionRef } from '../../images/store-layout.js';
 import { audit, type Actor } from './audit.js';
-import {
-  ACTIVE_STATES,
-  findProfileRef,
-  lockProfile,
-  specOf,
-  system,
-  type VmService,
-  type VmView,
-} from './vms.js';
+import { findProfile } from './profiles.js';
+import { ACTIVE_STATES, lockProfile, specOf, system, type VmService, type VmView } from './vms.js';
 
 /**
  * Takes the profile's lock and reads the session again under it: another request may have
@@ -108,7 +101,7 @@ export class AdminSessionService {
   }
 
   async status(profileRef: string): Promise<AdminSessionView> {
-    const profile = await findProfileRef(this.#vms.db, profileRef);
+    const profile = await findProfile(this.#vms.db, profileRef);
     return this.#view(profile, await this.#session(profile));
   }
 
@@ -118,7 +111,7 @@ export class AdminSessionService {
     options: OpenOptions = {},
   ): Promise<AdminSessionView> {
     const db = this.#vms.db;
-    const profile = await findProfileRef(db, profileRef);
+    const profile = await findProfile(db, profileRef);
     const decide = (locked: Profile, session: unknown) => {
       if (locked.published_version_id === null) {
         throw new LabvirtError('PROFILE_NO_IMAGE', { profile: locked.name });
@@ -251,7 +244,7 @@ export class AdminSessionService {
 
   /** Boots the administrative VM again on the draft (after it was powered off). */
   async boot(profileRef: string, actor: Actor): Promise<AdminSessionView> {
-    const profile = await findProfileRef(this.#vms.db, profileRef);
+    const profile = await findProfile(this.#vms.db, profileRef);
     const session = await this.#session(profile);
     await this.#refuseRunning(profile, session);
     const agent = this.#vms.agent();
@@ -289,7 +282,7 @@ export class AdminSessionService {
   /** Seals the draft and makes it the published version, in one transaction. */
   async publish(profileRef: string, actor: Actor, note = ''): Promise<PublishResult> {
     const db = this.#vms.db;
-    const profile = await findProfileRef(db, profileRef);
+    const profile = await findProfile(db, profileRef);
     const session = await this.#session(profile);
     await this.#refuseRunning(profile, session);
     const draft = this.#draftRef(session);
@@ -351,7 +344,7 @@ export class AdminSessionService {
     options: { force?: boolean } = {},
   ): Promise<void> {
     const db = this.#vms.db;
-    const profile = await findProfileRef(db, profileRef);
+    const profile = await findProfile(db, profileRef);
     const session = await this.#session(profile);
     if (options.force === true && session.vm_id !== null) {
       const vm = await this.#vms.find(session.vm_id).catch(() => undefined);

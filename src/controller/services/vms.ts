@@ -14,7 +14,7 @@ import type { Database, Profile, Vm, VmKind } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { macFromUuid } from '../../qemu/cmdline/validate.js';
 import { audit, type Actor } from './audit.js';
-import { dataDisks } from './profiles.js';
+import { dataDisks, findProfile } from './profiles.js';
 import { registerHost } from './hosts.js';
 import { onlyOne } from './only-one.js';
 
@@ -55,16 +55,6 @@ export async function lockProfile(tx: Transaction<Database>, id: string): Promis
   const postgres = tx.getExecutor().adapter instanceof PostgresAdapter;
   const profile = await (postgres ? query.forUpdate() : query).executeTakeFirst();
   if (profile === undefined) throw new LabvirtError('PROFILE_NOT_FOUND', { profile: id });
-  return profile;
-}
-
-export async function findProfileRef(db: Kysely<Database>, ref: string): Promise<Profile> {
-  const profile = await db
-    .selectFrom('profiles')
-    .selectAll()
-    .where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)]))
-    .executeTakeFirst();
-  if (profile === undefined) throw new LabvirtError('PROFILE_NOT_FOUND', { profile: ref });
   return profile;
 }
 
@@ -133,7 +123,7 @@ export class VmService {
   async list(filter: VmFilter = {}): Promise<VmView[]> {
     let query = this.db.selectFrom('vms').selectAll();
     if (filter.profile !== undefined) {
-      const profile = await findProfileRef(this.db, filter.profile);
+      const profile = await findProfile(this.db, filter.profile);
       query = query.where('profile_id', '=', profile.id);
     }
     if (filter.state === 'active') query = query.where('state', 'in', ACTIVE_STATES);
@@ -170,7 +160,7 @@ export class VmService {
 
   /** A client VM of the profile's published version. */
   async startClient(profileRef: string, actor: Actor): Promise<VmView> {
-    const profile = await findProfileRef(this.db, profileRef);
+    const profile = await findProfile(this.db, profileRef);
     await this.#checkClientMayStart(this.db, profile); // before anything else is needed
     const agent = this.agent();
     const hostId = await this.hostId();
