@@ -4,17 +4,10 @@ import { parseMac } from '../../qemu/cmdline/validate.js';
 import { apiCommand, clientFor, printJson, segment, type ApiFlags } from '../api-command.js';
 import type { CliContext } from '../context.js';
 import { formatTable } from '../table.js';
+import type { TerminalView } from '../../controller/services/terminals.js';
 
-export interface TerminalView {
-  readonly id: string;
-  readonly mac: string;
-  readonly name: string;
-  readonly lab: string | null;
-  readonly state: string;
-  readonly ip: string | null;
-  readonly lastSeenAt: string | null;
-  readonly createdAt: string;
-}
+/** The API's shape; a type-only import, erased at runtime, so no server code loads. */
+export type { TerminalView } from '../../controller/services/terminals.js';
 
 export function terminalTable(ctx: CliContext, terminals: readonly TerminalView[]): string {
   const { tr } = ctx;

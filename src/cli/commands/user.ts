@@ -7,18 +7,12 @@ import { apiCommand, clientFor, printJson, segment, type ApiFlags } from '../api
 import type { CliContext } from '../context.js';
 import { readPasswords } from '../password-stdin.js';
 import { formatTable } from '../table.js';
+import type { UserView } from '../../controller/services/users.js';
 
 const roles: readonly Role[] = ['admin', 'operator', 'viewer'];
 
-export interface UserView {
-  readonly id: string;
-  readonly username: string;
-  readonly role: Role;
-  readonly labs: string[];
-  readonly language: string | null;
-  readonly disabled: boolean;
-  readonly createdAt: string;
-}
+/** The API's shape; a type-only import, erased at runtime, so no server code loads. */
+export type { UserView } from '../../controller/services/users.js';
 
 export function userTable(ctx: CliContext, users: readonly UserView[]): string {
   const { tr } = ctx;
