@@ -3,7 +3,7 @@
 // stream. Then the job is followed to its end, its progress shown on stderr.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { LabvirtError } from '../domain/errors.js';
 import type { Translator } from '../i18n/translator.js';
@@ -145,7 +145,10 @@ export async function importImage(ctx: CliContext, request: ImportRequest): Prom
       },
     });
     const body = createReadStream(path).pipe(counter);
-    const query = request.format ? `?format=${encodeURIComponent(request.format)}` : '';
+    const query = `?${new URLSearchParams({
+      name: basename(path),
+      ...(request.format ? { format: request.format } : {}),
+    }).toString()}`;
     started = await api.send('PUT', `/profiles/${profile}/upload${query}`, {
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
       body: Readable.toWeb(body) as ReadableStream,

@@ -112,6 +112,22 @@ for (const dialect of dialects) {
       assert.deepEqual(uploads, [], 'the uploaded file is removed once imported');
     });
 
+    it('names a refused upload by the name it was sent with, never by the file it was kept in', async () => {
+      await createProfile('upload-named');
+      const response = await f.request({
+        method: 'PUT',
+        url: '/api/v1/profiles/upload-named/upload?name=notes.txt',
+        headers: { 'content-type': 'application/octet-stream' },
+        payload: Buffer.from('This is not a disk image.\n'),
+        as: f.users.admin,
+      });
+      assert.equal(response.statusCode, 202, response.body);
+      const { job } = await waitJob(f, response.json<{ id: string }>().id);
+      assert.equal(job.error?.code, 'IMAGE_NOT_AN_IMAGE', JSON.stringify(job));
+      assert.match(job.error.detail, /^"notes\.txt" is not a disk image/);
+      assert.doesNotMatch(job.error.detail, /\.upload/);
+    });
+
     it('refuses uploads too large, of the wrong type, or from a non-admin', async () => {
       await createProfile('upload-refused');
       const url = '/api/v1/profiles/upload-refused/upload?format=raw';

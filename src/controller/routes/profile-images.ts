@@ -102,7 +102,13 @@ export function profileImageRoutes(app: FastifyInstance, ctx: RouteContext): voi
         summary:
           'Upload a disk image (application/octet-stream) and import it as the profile’s next version (a job)',
         params: ProfileParams,
-        querystring: Strict({ format: Type.Optional(Format) }),
+        querystring: Strict({
+          format: Type.Optional(Format),
+          /** The uploaded file's name, for messages about it. */
+          name: Type.Optional(
+            Type.String({ minLength: 1, maxLength: 255, pattern: '^[^\\u0000]*$' }),
+          ),
+        }),
         response: { 202: Type.Ref('Job'), ...errors(400, 401, 403, 404, 413, 415, 503, 507) },
       },
       handler: async (request, reply) => {
@@ -143,6 +149,7 @@ export function profileImageRoutes(app: FastifyInstance, ctx: RouteContext): voi
           const id = await startImport(ctx, actorOf(request), request.params.profile, file, {
             format: request.query.format as ImageFormat | undefined,
             cleanup,
+            sourceName: request.query.name ?? 'upload',
           });
           return await reply.code(202).send(jobAnswer(ctx, request, id));
         } catch (error) {

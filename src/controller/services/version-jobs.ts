@@ -118,7 +118,12 @@ export async function startImport(
   actor: Actor,
   profileRef: string,
   source: string,
-  options: { format?: ImageFormat | undefined; cleanup?: () => Promise<void> } = {},
+  options: {
+    format?: ImageFormat | undefined;
+    cleanup?: () => Promise<void>;
+    /** How errors name the source: an upload's file is ours, not the user's. */
+    sourceName?: string | undefined;
+  } = {},
 ): Promise<string> {
   const profile = await findProfile(ctx.db, profileRef);
   const images = requireStore(ctx.images);
@@ -130,10 +135,11 @@ export async function startImport(
     actor.principal?.username ?? null,
     async (progress) => {
       try {
-        const sealed = await images.import(real, ref, {
-          format: options.format,
-          onProgress: progress,
-        });
+        const sealed = await images
+          .import(real, ref, { format: options.format, onProgress: progress })
+          .catch((error: unknown) => {
+            throw renamedSource(error, real, options.sourceName);
+          });
         const version = await registerVersion({ ...ctx, images }, actor, {
           profileId: profile.id,
           sealed,
@@ -148,6 +154,17 @@ export async function startImport(
         await options.cleanup?.();
       }
     },
+  );
+}
+
+/** The same error, naming the source as the user knows it rather than by our file's path. */
+function renamedSource(error: unknown, path: string, name: string | undefined): unknown {
+  if (name === undefined || !(error instanceof LabvirtError) || error.params['path'] !== path)
+    return error;
+  return new LabvirtError(
+    error.code,
+    { ...error.params, path: name },
+    { ...(error.field !== undefined ? { field: error.field } : {}), cause: error },
   );
 }
 
