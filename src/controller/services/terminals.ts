@@ -192,6 +192,10 @@ export async function labOfTerminal(
   db: Kysely<Database>,
   ref: string,
 ): Promise<string | undefined> {
-  const terminal = await findTerminal(db, ref).catch(() => undefined);
+  // Only "no such terminal" means "no lab"; a database failure must not pass for it.
+  const terminal = await findTerminal(db, ref).catch((error: unknown) => {
+    if (error instanceof LabvirtError && error.code === 'TERMINAL_NOT_FOUND') return undefined;
+    throw error;
+  });
   return terminal?.lab_id ?? undefined;
 }

@@ -77,7 +77,7 @@ async function chainDepths(db: Kysely<Database>, versions: readonly Version[]) {
     for (let at: string | null | undefined = id; at != null && n < 1000; at = parents.get(at)) n++;
     return n;
   };
-  return (id: string) => depth(id);
+  return depth;
 }
 
 export async function versionViews(
