@@ -1,6 +1,7 @@
 // A profile's image: import (a path inside an import directory, or an upload streamed into
 // the import area), and clones (linked, or full as a job). Admins only.
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -53,7 +54,10 @@ async function receive(body: Readable, file: string, limit: number): Promise<num
     return bytes;
   } catch (error) {
     body.resume();
+    // Wait for the file to be closed: a write stream destroyed before its asynchronous open
+    // finished would otherwise create the file after the caller has removed it.
     out.destroy();
+    if (!out.closed) await once(out, 'close');
     throw error;
   }
 }
