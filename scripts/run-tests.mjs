@@ -29,7 +29,12 @@ function postgresUrl() {
     console.error('run-tests: no PostgreSQL server for the database tests (they will fail)');
     return undefined;
   }
-  return started.stdout.trim();
+  const url = started.stdout.trim();
+  if (!/^postgres:\/\/\S+$/.test(url)) {
+    console.error(`run-tests: test-postgres.sh printed no PostgreSQL URL: ${JSON.stringify(url)}`);
+    return undefined;
+  }
+  return url;
 }
 
 const dirs = process.argv.slice(2);

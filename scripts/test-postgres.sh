@@ -3,6 +3,11 @@
 # and prints its URL. Uses Debian's cluster (postgresql package, installed by setup.sh).
 set -euo pipefail
 
+# Only the URL goes to stdout: pg_ctlcluster prints warnings there (on a machine run by
+# systemd it says the cluster will not run as a systemd service), and they would be read
+# as part of the URL.
+exec 3>&1 1>&2
+
 role=labvirt_test
 password=labvirt_test
 port=5432
@@ -34,4 +39,4 @@ DO \$\$ BEGIN
 END \$\$;
 SQL
 
-echo "postgres://$role:$password@127.0.0.1:$port/postgres"
+echo "postgres://$role:$password@127.0.0.1:$port/postgres" >&3
