@@ -14,12 +14,39 @@ export interface HostReport {
     readonly problem?: string;
   };
   readonly kvm: { readonly usable: boolean; readonly reason?: string };
+  /**
+   * The address terminals reach this host's gateway at; undefined when it is the address
+   * they reach the controller at (the in-process agent with no address configured).
+   */
+  readonly gatewayAddress?: string | undefined;
 }
 
 /** A version of a profile's image in the host's image store, named by ids only. */
 export interface ImageRef {
   readonly profileId: string;
   readonly versionId: string;
+}
+
+/** The protocols a terminal's client may speak to a VM. */
+export type DisplayProtocol = 'vnc' | 'spice' | 'rdp';
+
+/**
+ * How terminals reach a VM: the agent's gateway listens on a TCP port of the host and
+ * relays to the VM's display socket (vnc, spice) or to the guest's own port (rdp).
+ */
+export interface AgentDisplaySpec {
+  readonly protocol: DisplayProtocol;
+  /** rdp: the port the guest listens on (3389 when not given). */
+  readonly guestPort?: number | undefined;
+  /** vnc, spice: clients need a password, set by HostAgent.ticket (none is set at start). */
+  readonly ticketed: boolean;
+}
+
+/** A connection to a VM's display or guest port, as the agent sees it. */
+export interface DisplayConnection {
+  /** The client's address and port, e.g. '10.0.0.7:51234'. */
+  readonly peer: string;
+  readonly since: string;
 }
 
 /** A VM the controller wants running: its definition, and the image it boots. */
@@ -49,6 +76,8 @@ export interface AgentVmSpec {
   readonly cdrom?: string | undefined;
   /** Empty qcow2 data disks made for this VM after its system disk, deleted when it ends. */
   readonly dataDisks?: readonly { readonly sizeMiB: number }[] | undefined;
+  /** Exposed to terminals through the gateway; without it only the VNC socket exists. */
+  readonly display?: AgentDisplaySpec | undefined;
 }
 
 export type AgentVmState = 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed' | 'failed';
@@ -65,6 +94,10 @@ export interface AgentVm {
   readonly vncSocket: string;
   readonly discardWrites: boolean;
   readonly startedAt: string;
+  /** Where terminals connect (the gateway's TCP port on the host); null without one. */
+  readonly display: { readonly protocol: DisplayProtocol; readonly port: number } | null;
+  /** Who is connected now: through the gateway, or to the display (QMP's client list). */
+  readonly connections: readonly DisplayConnection[];
 }
 
 /** A VM ended, for whatever reason: the guest powered off, a stop, a crash, found dead. */
@@ -91,6 +124,11 @@ export interface HostAgent {
   startVm(spec: AgentVmSpec): Promise<AgentVm>;
   /** ACPI power button, then quit, then kill; resolves once the VM is gone. */
   stopVm(name: string, request?: StopRequest): Promise<VmEnded>;
+  /**
+   * A new one-time password for the VM's ticketed display (vnc, spice), valid for
+   * `ttlSeconds` and for one connection; undefined for a display that has none (rdp).
+   */
+  ticket(name: string, ttlSeconds: number): Promise<string | undefined>;
   /** What the VM wrote to its serial console (the end of it past maxBytes); undefined if none. */
   serialLog(name: string, maxBytes?: number): Promise<string | undefined>;
   /** Tells `listener` of every VM that ends; returns the unsubscribe function. */

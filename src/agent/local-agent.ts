@@ -169,6 +169,10 @@ export class LocalAgent implements HostAgent {
     return ended(await this.#supervisor.stop(name, { graceMs }));
   }
 
+  async ticket(_name: string, _ttlSeconds: number): Promise<string | undefined> {
+    return undefined; // TODO(issue 5): the gateway and QMP set_password
+  }
+
   async serialLog(name: string, maxBytes = SERIAL_MAX_BYTES): Promise<string | undefined> {
     const path = this.#supervisor.runDir.defaultSerialLog(parseVmName(name));
     let file;
@@ -212,6 +216,8 @@ export class LocalAgent implements HostAgent {
       vncSocket: status.vncSocket,
       discardWrites: status.discardWrites,
       startedAt: status.startedAt,
+      display: null,
+      connections: [],
     };
   }
 }

@@ -22,6 +22,7 @@ import type { RouteContext } from './context.js';
 import { JobRegistry } from './services/jobs.js';
 import { VmService } from './services/vms.js';
 import { AdminSessionService } from './services/admin-sessions.js';
+import { TerminalVmService } from './services/terminal-vms.js';
 import { problemOf, sendFrameworkProblem, sendProblem, toLabvirtError } from './problem.js';
 import { apiRoutes } from './routes/index.js';
 import { ProblemSchema } from './schemas.js';
@@ -100,6 +101,7 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
       }),
     vms,
     adminSessions: new AdminSessionService(vms, deps.images, now),
+    terminalVms: new TerminalVmService(vms),
   };
   app.decorate('vms', vms);
   app.addHook('onClose', async () => vms.close());

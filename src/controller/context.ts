@@ -10,6 +10,7 @@ import type { ImageStore } from '../images/image-store.js';
 import type { JobRegistry } from './services/jobs.js';
 import type { VmService } from './services/vms.js';
 import type { AdminSessionService } from './services/admin-sessions.js';
+import type { TerminalVmService } from './services/terminal-vms.js';
 
 export interface RouteContext {
   readonly db: Kysely<Database>;
@@ -26,6 +27,8 @@ export interface RouteContext {
   /** VMs of profiles on the agents (the first agent, for now). */
   readonly vms: VmService;
   readonly adminSessions: AdminSessionService;
+  /** The VMs serving terminals: assignment, lab start/stop, idle and timetable policy. */
+  readonly terminalVms: TerminalVmService;
 }
 
 export function actorOf(request: FastifyRequest): Actor {

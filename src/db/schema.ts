@@ -13,6 +13,7 @@ export type Timestamp = string;
 export type HostState = 'online' | 'offline' | 'unavailable';
 export type DisplayProtocol = 'rdp' | 'vnc' | 'spice';
 export type AdminPolicy = 'shared' | 'exclusive';
+export type OutsideSlots = 'default' | 'closed';
 export type VmKind = 'client' | 'admin' | 'manual';
 export type UserRole = 'admin' | 'operator' | 'viewer';
 
@@ -73,8 +74,30 @@ export interface LabTable {
   timezone: Generated<string>;
   default_profile_id: string | null;
   idle_minutes: number | null;
+  /** What the lab does outside its timetable's slots (migration 0003). */
+  outside_slots: Generated<OutsideSlots>;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+/** One weekly slot of a lab's timetable: profile P on these days, [start, end) (0003). */
+export interface LabSlotTable {
+  id: string;
+  lab_id: string;
+  /** Bit per weekday: Monday 1, Tuesday 2 ... Sunday 64. */
+  days: number;
+  /** Minutes since midnight, in the lab's time zone. */
+  start_minute: number;
+  end_minute: number;
+  profile_id: string;
+}
+
+/** Unknown terminals asking from this subnet are enrolled into the lab at once (0003). */
+export interface LabSubnetTable {
+  /** Normalised CIDR, e.g. '10.1.2.0/24' or 'fd00::/64'. */
+  cidr: string;
+  lab_id: string;
+  created_at: Timestamp;
 }
 
 export interface LabProfileTable {
@@ -95,7 +118,10 @@ export interface TerminalTable {
   /** null: pending enrolment. */
   lab_id: string | null;
   enabled: Generated<Flag>;
+  /** The address the terminal is registered by (it may ask without a MAC from there). */
   ip: string | null;
+  /** The address it last asked from (migration 0003). */
+  last_ip: Generated<string | null>;
   last_seen_at: Timestamp | null;
   created_at: Timestamp;
   updated_at: Timestamp;
@@ -112,6 +138,8 @@ export interface VmTable {
   host_id: string | null;
   state: string;
   mac: string;
+  /** Since when no terminal is connected; null while one is (migration 0003). */
+  idle_since: Generated<Timestamp | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -187,6 +215,8 @@ export interface Database {
   versions: VersionTable;
   labs: LabTable;
   lab_profiles: LabProfileTable;
+  lab_slots: LabSlotTable;
+  lab_subnets: LabSubnetTable;
   profile_hosts: ProfileHostTable;
   terminals: TerminalTable;
   vms: VmTable;
@@ -210,6 +240,9 @@ export type VersionUpdate = Updateable<VersionTable>;
 export type Lab = Selectable<LabTable>;
 export type NewLab = Insertable<LabTable>;
 export type LabUpdate = Updateable<LabTable>;
+export type LabSlot = Selectable<LabSlotTable>;
+export type NewLabSlot = Insertable<LabSlotTable>;
+export type LabSubnet = Selectable<LabSubnetTable>;
 export type LabProfile = Selectable<LabProfileTable>;
 export type NewLabProfile = Insertable<LabProfileTable>;
 export type ProfileHost = Selectable<ProfileHostTable>;

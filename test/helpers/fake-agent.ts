@@ -23,6 +23,7 @@ export function fakeAgent(
       throw new Error('the fake agent starts no VM');
     },
     stopVm: async (name) => ({ name, state: 'stopped', reason: undefined, stopMethod: undefined }),
+    ticket: async () => undefined,
     serialLog: async () => undefined,
     onVmEnded: () => () => undefined,
     close: async () => undefined,

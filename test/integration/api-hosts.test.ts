@@ -29,6 +29,8 @@ const vm: AgentVm = {
   vncSocket: '/var/lib/labvirt/run/pc-01/vnc.sock',
   discardWrites: true,
   startedAt: '2031-01-01T00:00:00.000Z',
+  display: null,
+  connections: [],
 };
 
 const agent: HostAgent = fakeAgent({ report: async () => report, vms: [vm] });

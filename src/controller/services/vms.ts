@@ -237,6 +237,7 @@ export class VmService {
       host_id: hostId,
       state: 'starting',
       mac: macFromUuid(id),
+      idle_since: null,
       created_at: now,
       updated_at: now,
     };
