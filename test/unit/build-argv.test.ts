@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildArgv } from '../../src/qemu/cmdline/build-argv.js';
 import type { VmSpec } from '../../src/qemu/cmdline/vm-spec.js';
+import { RunDir } from '../../src/qemu/process/run-dir.js';
+import { placeVm, type VmLaunch } from '../../src/qemu/process/supervisor.js';
 
 const base: VmSpec = {
   name: 'lab1-pc07',
@@ -197,5 +199,85 @@ describe('buildArgv', () => {
     assert.ok(values(argv, '-blockdev')[0]?.includes('"filename":"/i/a,file.driver=ssh"'));
     assert.deepEqual(values(argv, '-vnc'), ['unix:/tmp/v,,websocket=5700']);
     assert.ok(values(argv, '-chardev').includes('file,id=serial0,path=/tmp/s,,mux=on'));
+  });
+  it('asks for a VNC password on the console socket only for a ticketed vnc display', () => {
+    const vnc = (display: VmSpec['display']) => values(buildArgv({ ...base, display }), '-vnc');
+    assert.deepEqual(vnc({ protocol: 'vnc', ticketed: true }), [
+      'unix:/run/labvirt/vms/lab1-pc07/vnc.sock,password=on',
+    ]);
+    assert.deepEqual(vnc({ protocol: 'vnc', ticketed: false }), [
+      'unix:/run/labvirt/vms/lab1-pc07/vnc.sock',
+    ]);
+    // A SPICE display's tickets are SPICE's: the console's VNC socket stays as it was.
+    const spice = { protocol: 'spice', ticketed: true, socket: '/s/spice.sock' } as const;
+    assert.deepEqual(vnc(spice), ['unix:/run/labvirt/vms/lab1-pc07/vnc.sock']);
+    const argv = buildArgv({ ...base, display: { protocol: 'vnc', ticketed: true } });
+    assert.deepEqual(values(argv, '-spice'), []);
+  });
+
+  it('adds SPICE on its Unix socket, ticketed unless said otherwise, before the VGA device', () => {
+    const socket = '/run/labvirt/vms/lab1-pc07/spice.sock';
+    const argv = buildArgv({ ...base, display: { protocol: 'spice', ticketed: true, socket } });
+    const at = argv.indexOf('-spice');
+    assert.deepEqual(argv.slice(at, at + 4), [
+      '-spice',
+      'unix=on,addr=/run/labvirt/vms/lab1-pc07/spice.sock',
+      '-device',
+      'VGA,id=video0',
+    ]);
+    assert.ok(!argv.some((arg) => arg.includes('disable-ticketing')));
+    assert.deepEqual(
+      values(
+        buildArgv({ ...base, display: { protocol: 'spice', ticketed: false, socket } }),
+        '-spice',
+      ),
+      ['unix=on,addr=/run/labvirt/vms/lab1-pc07/spice.sock,disable-ticketing=on'],
+    );
+    assert.deepEqual(
+      values(
+        buildArgv({
+          ...base,
+          display: { protocol: 'spice', ticketed: true, socket: '/t/a,port=5900' },
+        }),
+        '-spice',
+      ),
+      ['unix=on,addr=/t/a,,port=5900'],
+      'a comma in the path cannot add a TCP port',
+    );
+    assert.ok(!argv.some((arg) => /tcp|port=|0\.0\.0\.0/.test(arg)), argv.join(' '));
+  });
+
+  it('places the SPICE socket in the run directory, checked for length', () => {
+    const launch: VmLaunch = {
+      name: base.name,
+      uuid: base.uuid,
+      memoryMiB: base.memoryMiB,
+      cpus: base.cpus,
+      disks: base.disks,
+      diskBus: base.diskBus,
+      boot: base.boot,
+      nic: base.nic,
+      net: base.net,
+      accel: base.accel,
+      remoteDisplay: { protocol: 'spice', ticketed: true },
+    };
+    const runDir = new RunDir('/run/labvirt');
+    const spec = placeVm(launch, runDir.vmPaths('lab1-pc07'), runDir, false);
+    assert.deepEqual(spec.display, {
+      protocol: 'spice',
+      ticketed: true,
+      socket: '/run/labvirt/vms/lab1-pc07/spice.sock',
+    });
+    const deep = new RunDir(`/${'d'.repeat(100)}`);
+    assert.throws(() => placeVm(launch, deep.vmPaths('lab1-pc07'), deep, false), {
+      code: 'SOCKET_PATH_TOO_LONG',
+    });
+    const vnc = placeVm(
+      { ...launch, remoteDisplay: { protocol: 'vnc', ticketed: true } },
+      runDir.vmPaths('x'),
+      runDir,
+      false,
+    );
+    assert.deepEqual(vnc.display, { protocol: 'vnc', ticketed: true });
   });
 });

@@ -1,6 +1,6 @@
 // VmSpec in, QEMU argv out: pure, so every rule is pinned by golden tests.
 // Every device is explicit (-nodefaults); nothing listens on TCP except user-mode port
-// forwards, which are bound to 127.0.0.1.
+// forwards, which are bound to 127.0.0.1. Displays (VNC, SPICE) listen on Unix sockets.
 import { assignIdeSlots, type IdeSlot } from './ide-slots.js';
 import { escapeOptValue, qemuOpts } from './qemu-opts.js';
 import type { Accel, DiskSpec, NetSpec, NicModel, VmSpec } from './vm-spec.js';
@@ -85,6 +85,31 @@ function netArgs(spec: VmSpec): string[] {
   return ['-netdev', netdev, '-device', device];
 }
 
+function vncArg(spec: VmSpec): string {
+  const socket = `unix:${escapeOptValue(spec.vncSocket)}`;
+  // password=on: nobody gets in until set_password gives a (one-time) ticket.
+  const ticketed = spec.display?.protocol === 'vnc' && spec.display.ticketed;
+  return ticketed ? `${socket},password=on` : socket;
+}
+
+/**
+ * SPICE on a Unix socket (the gateway relays TCP to it), on the plain VGA device: enough
+ * for a remote desktop without guest drivers (no QXL, no vdagent channel). Ticketing stays
+ * on unless the display is explicitly unticketed.
+ */
+function spiceArgs(spec: VmSpec): string[] {
+  const display = spec.display;
+  if (display?.protocol !== 'spice') return [];
+  return [
+    '-spice',
+    qemuOpts(undefined, {
+      unix: true,
+      addr: display.socket,
+      'disable-ticketing': display.ticketed ? undefined : true,
+    }),
+  ];
+}
+
 export function buildArgv(spec: VmSpec, binary: string = QEMU_BINARY): string[] {
   const ideDisks = spec.diskBus === 'ide' ? spec.disks.length : 0;
   const slots = assignIdeSlots(ideDisks, spec.cdrom !== undefined);
@@ -112,7 +137,8 @@ export function buildArgv(spec: VmSpec, binary: string = QEMU_BINARY): string[] 
     '-display',
     'none',
     '-vnc',
-    `unix:${escapeOptValue(spec.vncSocket)}`,
+    vncArg(spec),
+    ...spiceArgs(spec),
     '-device',
     'VGA,id=video0',
     '-chardev',

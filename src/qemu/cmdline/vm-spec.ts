@@ -33,6 +33,16 @@ export interface DiskSpec {
   readonly format: string;
 }
 
+/**
+ * The display terminals use, besides the console's VNC socket (always there). 'vnc' is that
+ * same socket; 'spice' adds a SPICE server on a Unix socket of its own. Ticketed: no client
+ * gets in before a password is set over QMP (set_password); the agent's gateway is what
+ * puts either on TCP.
+ */
+export type DisplaySpec =
+  | { readonly protocol: 'vnc'; readonly ticketed: boolean }
+  | { readonly protocol: 'spice'; readonly ticketed: boolean; readonly socket: string };
+
 export interface VmSpec {
   readonly name: string;
   readonly uuid: string;
@@ -49,4 +59,6 @@ export interface VmSpec {
   readonly qmpSocket: string;
   readonly vncSocket: string;
   readonly serialLog: string;
+  /** Without it: the console's VNC socket only, no password. */
+  readonly display?: DisplaySpec | undefined;
 }

@@ -25,6 +25,10 @@ export interface VmPaths {
   readonly pidfile: string;
   readonly qmpSocket: string;
   readonly vncSocket: string;
+  /** The SPICE server's socket, for VMs with a SPICE display. */
+  readonly spiceSocket: string;
+  /** The agent's note of the VM's gateway (display spec, port), for re-adoption. */
+  readonly gatewayRecord: string;
   overlay(index: number): string;
   /** A scratch data disk, made empty at start and deleted with the overlays. */
   scratch(index: number): string;
@@ -50,6 +54,8 @@ export class RunDir {
       pidfile: join(dir, 'qemu.pid'),
       qmpSocket: join(dir, 'qmp.sock'),
       vncSocket: join(dir, 'vnc.sock'),
+      spiceSocket: join(dir, 'spice.sock'),
+      gatewayRecord: join(dir, 'gateway.json'),
       overlay: (index) => join(overlayDir, `disk${index}.overlay.qcow2`),
       scratch: (index) => join(overlayDir, `data${index}.scratch.qcow2`),
     };

@@ -9,7 +9,7 @@ import { CommandNotFoundError, type CommandRunner } from '../../system/command-r
 import { sameArgv, type ProcessTable } from '../../system/process-table.js';
 import { buildArgv, QEMU_BINARY } from '../cmdline/build-argv.js';
 import { checkSocketPath } from '../cmdline/validate.js';
-import type { DiskSpec, VmSpec } from '../cmdline/vm-spec.js';
+import type { DiskSpec, DisplaySpec, VmSpec } from '../cmdline/vm-spec.js';
 import type { QmpConnection, QmpConnector } from './qmp-connection.js';
 import { RunDir, type VmPaths, type VmRecord } from './run-dir.js';
 import { RunningVm, type VmExit } from './running-vm.js';
@@ -20,12 +20,19 @@ export interface ScratchDisk {
 }
 
 /** A VM to start: where its sockets and serial log go is the supervisor's to fill in. */
-export type VmLaunch = Omit<VmSpec, 'qmpSocket' | 'vncSocket' | 'serialLog'> & {
+export type VmLaunch = Omit<VmSpec, 'qmpSocket' | 'vncSocket' | 'serialLog' | 'display'> & {
   readonly vncSocket?: string | undefined;
+  /** The spec's `display`, less the SPICE socket (which goes in the VM's run directory). */
+  readonly remoteDisplay?: DisplayLaunch | undefined;
   readonly serialLog?: string | undefined;
   /** Scratch data disks, attached after `disks` (in the VM's overlay directory). */
   readonly scratchDisks?: readonly ScratchDisk[] | undefined;
 };
+
+export interface DisplayLaunch {
+  readonly protocol: DisplaySpec['protocol'];
+  readonly ticketed: boolean;
+}
 
 export interface OverlayMaker {
   createOverlay(dest: string, backing: string, backingFormat: string): Promise<unknown>;
@@ -73,7 +80,7 @@ export function placeVm(
   runDir: RunDir,
   overlays: boolean,
 ): VmSpec {
-  const { scratchDisks = [], ...rest } = launch;
+  const { scratchDisks = [], remoteDisplay, ...rest } = launch;
   const disks: DiskSpec[] = launch.disks.map((disk, index) =>
     overlays ? { path: paths.overlay(index), format: 'qcow2' } : disk,
   );
@@ -86,6 +93,16 @@ export function placeVm(
     qmpSocket: checkSocketPath(paths.qmpSocket),
     vncSocket: checkSocketPath(launch.vncSocket ?? paths.vncSocket),
     serialLog: launch.serialLog ?? runDir.defaultSerialLog(launch.name),
+    ...(remoteDisplay === undefined ? {} : { display: placeDisplay(remoteDisplay, paths) }),
+  };
+}
+
+function placeDisplay(display: DisplayLaunch, paths: VmPaths): DisplaySpec {
+  if (display.protocol === 'vnc') return { protocol: 'vnc', ticketed: display.ticketed };
+  return {
+    protocol: 'spice',
+    ticketed: display.ticketed,
+    socket: checkSocketPath(paths.spiceSocket),
   };
 }
 
