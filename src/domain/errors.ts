@@ -183,6 +183,34 @@ const catalogue = {
       'the administrative VM of profile "{profile}" is still running: power it off first (discard takes --force)',
   },
 
+  // The terminal config's query and formats (src/terminal/query.ts, formats.ts)
+  TERMINAL_MACS_TOO_MANY: {
+    status: 400,
+    message: '{count} MAC addresses were given; a terminal may send at most {max}',
+  },
+  TERMINAL_FORMAT_UNKNOWN: { status: 400, message: 'unknown format "{format}": use {allowed}' },
+  TERMINAL_CLIENT_UNKNOWN: { status: 400, message: 'unknown client "{client}": use {allowed}' },
+  TERMINAL_CLIENT_NOT_ARGS: {
+    status: 400,
+    message:
+      'client is only for format=args, not format={format}: drop client or ask for format=args',
+  },
+  TERMINAL_FORMAT_PROTOCOL: {
+    status: 409,
+    message:
+      "the VM's display is {protocol}; format {format} serves only {allowed}: ask for format=args, json or env",
+  },
+  TERMINAL_CLIENT_NONE: {
+    status: 409,
+    message:
+      'none of the clients {clients} can open a {protocol} display from its command line: install one of {fitting}',
+  },
+  TERMINAL_DISPLAY_INVALID: {
+    status: 500,
+    message:
+      'the display of VM "{vm}" has an invalid {field} "{value}": check the gateway address of its host',
+  },
+
   // Request validation (API)
   BODY_MALFORMED: { status: 400, message: 'the request body is not valid JSON' },
   BODY_TOO_LARGE: { status: 413, message: 'the request body is too large' },
@@ -200,9 +228,42 @@ const catalogue = {
   FIELD_NOT_ALLOWED: { status: 400, message: '{field} must be one of: {allowed}' },
   FIELD_INVALID: { status: 400, message: '{field} is not valid' },
   TIMEZONE_UNKNOWN: { status: 400, message: 'unknown time zone "{timezone}"' },
+  SLOT_INVALID: {
+    status: 400,
+    message:
+      'timetable slot "{slot}" is not valid ({reason}): write it like mon-fri 08:00-10:00 PROFILE',
+  },
+  SLOT_OVERLAP: {
+    status: 400,
+    message:
+      'timetable slots "{first}" and "{second}" overlap: a lab runs one profile at a time, so shorten or move one of them',
+  },
+  PROFILE_NOT_IN_LAB: {
+    status: 400,
+    message:
+      'profile "{profile}" is not one of the profiles of lab "{lab}": make it available to the lab first (labvirt lab set-profiles)',
+  },
+  SUBNET_INVALID: {
+    status: 400,
+    message:
+      'subnet "{cidr}" is not valid: write an address and a prefix length, like 10.1.2.0/24 or fd00::/64',
+  },
+  IP_INVALID: {
+    status: 400,
+    message: 'address "{ip}" is not an IP address: give one like 10.1.2.3 or fd00::3',
+  },
   PASSWORD_TOO_SHORT: {
     status: 400,
     message: 'the password must be at least {min} characters long',
+  },
+  QUERY_TOO_LONG: {
+    status: 400,
+    message: "the request is {length} characters long; a terminal's request is at most {max}",
+  },
+  TERMINAL_UNIDENTIFIED: {
+    status: 400,
+    message:
+      "no terminal is registered by the address {address}: send the terminal's MAC address, like ?mac=52:54:00:12:34:56",
   },
 
   // Authentication and authorization
@@ -220,6 +281,22 @@ const catalogue = {
   },
   PASSWORD_WRONG: { status: 403, message: 'the current password is wrong' },
 
+  // The terminal endpoint's refusals: the terminal is told why, and nothing else
+  TERMINAL_PENDING: {
+    status: 403,
+    message:
+      'terminal {mac} is not enrolled yet: an administrator can enrol it with labvirt terminal enrol {mac} --lab LAB',
+  },
+  TERMINAL_DISABLED: {
+    status: 403,
+    message: 'terminal {mac} is disabled: an administrator can enable it again',
+  },
+  LAB_CLOSED: { status: 403, message: 'lab "{lab}" is closed now ({reason})' },
+  TERMINAL_RATE_LIMITED: {
+    status: 429,
+    message: 'too many requests from this address; try again in {seconds} seconds',
+  },
+
   // Things that are not there
   ROUTE_NOT_FOUND: { status: 404, message: 'no such API route: {method} {url}' },
   LAB_NOT_FOUND: { status: 404, message: 'no lab "{lab}"' },
@@ -234,6 +311,25 @@ const catalogue = {
   VM_NOT_FOUND: { status: 404, message: 'no VM named "{name}" is running' },
   LAB_EXISTS: { status: 409, message: 'a lab named "{name}" already exists' },
   TERMINAL_EXISTS: { status: 409, message: 'terminal {mac} is already known' },
+  TERMINAL_IP_TAKEN: {
+    status: 409,
+    message:
+      'address {ip} is already registered to terminal {terminal}: give another address, or remove it from that terminal first',
+  },
+  TERMINAL_ENROLLED: {
+    status: 409,
+    message:
+      'terminal {terminal} is already enrolled in lab "{lab}": only pending terminals are enrolled (use labvirt terminal move)',
+  },
+  SUBNET_TAKEN: {
+    status: 409,
+    message: 'subnet {cidr} already belongs to lab "{lab}": remove it from that lab first',
+  },
+  PROFILE_IN_TIMETABLE: {
+    status: 409,
+    message:
+      'profile "{profile}" is used by the timetable of lab "{lab}": change the timetable first (labvirt lab timetable)',
+  },
   USER_EXISTS: { status: 409, message: 'a user named "{name}" already exists' },
   PROFILE_EXISTS: { status: 409, message: 'a profile named "{name}" already exists' },
   LAST_ADMIN: { status: 409, message: 'this would leave LabVirt without an administrator' },
@@ -247,6 +343,15 @@ const catalogue = {
   QEMU_IMG_FAILED: { status: 500, message: 'qemu-img {operation} failed: {detail}' },
   QMP_COMMAND_FAILED: { status: 500, message: 'QMP command {command} failed ({class}): {desc}' },
   QMP_TIMEOUT: { status: 504, message: 'QMP command {command} got no answer within {ms} ms' },
+  TERMINAL_VM_FAILED: {
+    status: 503,
+    message:
+      "the VM for this terminal failed to start; it is tried again in {seconds} seconds (the server's log says why)",
+  },
+  VM_NO_DISPLAY: {
+    status: 503,
+    message: 'VM {name} has no display for terminals on its host (its gateway is not open)',
+  },
   QMP_CLOSED: { status: 503, message: 'the QMP connection closed before {command} was answered' },
   QMP_PROTOCOL: { status: 502, message: 'QMP protocol error: {detail}' },
   INTERNAL: { status: 500, message: 'internal error (see the server log, request {requestId})' },
