@@ -23,6 +23,12 @@ import { JobRegistry } from './services/jobs.js';
 import { VmService } from './services/vms.js';
 import { AdminSessionService } from './services/admin-sessions.js';
 import { TerminalVmService } from './services/terminal-vms.js';
+import rateLimit from '@fastify/rate-limit';
+import {
+  DEFAULT_TERMINAL_RATE_LIMIT,
+  terminalConfigRoutes,
+  type TerminalRateLimit,
+} from './routes/terminal-config.js';
 import { problemOf, sendFrameworkProblem, sendProblem, toLabvirtError } from './problem.js';
 import { apiRoutes } from './routes/index.js';
 import { ProblemSchema } from './schemas.js';
@@ -48,6 +54,8 @@ export interface ControllerDeps {
   /** The ISO library directory (CD-ROM images of profiles). */
   readonly isoDir?: string;
   readonly jobs?: JobRegistry;
+  /** Requests per source address the terminal endpoint allows (default 300 a minute). */
+  readonly terminalRateLimit?: TerminalRateLimit;
   /** How long a VM stop waits for the guest to power down before quit (default 30 s). */
   readonly vmStopGraceMs?: number;
 }
@@ -56,6 +64,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The VMs of profiles: the server reconciles them with its agent at start. */
     vms: VmService;
+    /** The VMs serving terminals: the server's scheduler runs their policy. */
+    terminalVms: TerminalVmService;
   }
   interface FastifyRequest {
     /** The caller's language: their saved choice, else Accept-Language, else English. */
@@ -101,10 +111,16 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
       }),
     vms,
     adminSessions: new AdminSessionService(vms, deps.images, now),
-    terminalVms: new TerminalVmService(vms),
+    terminalVms: new TerminalVmService(vms, now, (error, message) =>
+      app.log.error({ err: error }, message),
+    ),
   };
   app.decorate('vms', vms);
-  app.addHook('onClose', async () => vms.close());
+  app.decorate('terminalVms', ctx.terminalVms);
+  app.addHook('onClose', async () => {
+    await ctx.terminalVms.close();
+    vms.close();
+  });
 
   app.decorateRequest('translator', function translatorOf(this: FastifyRequest) {
     const header = this.headers['accept-language'];
@@ -173,5 +189,16 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
     await docs.register(swaggerUi, { routePrefix: '/api/docs' });
   });
   await app.register(async (api) => apiRoutes(api, ctx), { prefix: API_PREFIX });
+  // Only the terminal endpoint is limited per address (logins have their own limiter).
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) =>
+      new LabvirtError('TERMINAL_RATE_LIMITED', { seconds: Math.ceil(context.ttl / 1000) }),
+  });
+  await app.register(
+    async (terminal) =>
+      terminalConfigRoutes(terminal, ctx, deps.terminalRateLimit ?? DEFAULT_TERMINAL_RATE_LIMIT),
+    { prefix: '/terminal/v1' },
+  );
   return app;
 }

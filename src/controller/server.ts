@@ -11,6 +11,7 @@ import type { HostAgent, HostReport } from '../agent/host-agent.js';
 import { LocalAgent } from '../agent/local-agent.js';
 import { localSupervisor } from '../agent/local-host.js';
 import { listenUrl, isLoopback } from './listen-address.js';
+import { startScheduler } from './scheduler.js';
 import { sourceLocale, translator, type Translator } from '../i18n/translator.js';
 import { shellJoin } from '../qemu/cmdline/shell-quote.js';
 import { ImageStore } from '../images/image-store.js';
@@ -44,6 +45,10 @@ export interface ServerOptions {
   readonly importDirs?: readonly string[] | undefined;
   /** The ISO library of profiles' CD-ROMs (default: dataDir/iso). */
   readonly isoDir?: string | undefined;
+  /** How often the idle and timetable policy runs (default 15 s). */
+  readonly policyIntervalMs?: number | undefined;
+  /** Requests per address and minute the terminal endpoint allows. */
+  readonly terminalRateLimit?: number | undefined;
 }
 
 export interface RunningServer {
@@ -121,6 +126,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       ...(options.tls ? { https: { key: options.tls.key, cert: options.tls.cert } } : {}),
       secureCookies: options.secureCookies === true || options.tls !== undefined,
       agents: [(await agentStarting).agent],
+      ...(options.terminalRateLimit === undefined
+        ? {}
+        : { terminalRateLimit: { max: options.terminalRateLimit, windowMs: 60_000 } }),
     });
     cleanups.push(() => app.close());
     const log = app.log;
@@ -157,6 +165,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           unknown: reconciled.unknown.length,
         }),
       );
+      const scheduler = startScheduler(
+        () => app.terminalVms.tick(),
+        options.policyIntervalMs ?? 15_000,
+        (error) => log.error({ err: error }, tr.t('the idle and timetable policy failed')),
+      );
+      cleanups.push(() => scheduler.stop());
     }
 
     const users = await database.db

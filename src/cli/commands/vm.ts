@@ -18,10 +18,27 @@ export function vmTable(ctx: CliContext, vms: readonly VmView[]): string {
       tr.t('STATE'),
       tr.t('HOST'),
       tr.t('MAC'),
+      tr.t('TERMINAL'),
+      tr.t('CONNECTED'),
       tr.t('STARTED'),
     ],
-    vms.map((vm) => [vm.name, vm.kind, vm.profile, vm.state, vm.host, vm.mac, vm.createdAt]),
+    vms.map((vm) => [
+      vm.name,
+      vm.kind,
+      vm.profile,
+      vm.state,
+      vm.host,
+      vm.mac,
+      vm.terminal,
+      connectedText(vm),
+      vm.createdAt,
+    ]),
   );
+}
+
+/** The peers connected now ('-' when none). */
+function connectedText(vm: VmView): string {
+  return vm.connections.length === 0 ? '-' : vm.connections.map((c) => c.peer).join(', ');
 }
 
 export function vmFields(ctx: CliContext, vm: VmView): string {
@@ -37,6 +54,8 @@ export function vmFields(ctx: CliContext, vm: VmView): string {
     [tr.t('QEMU state'), vm.runStatus],
     [tr.t('PID'), vm.pid],
     [tr.t('MAC'), vm.mac],
+    [tr.t('Terminal'), vm.terminal],
+    [tr.t('Connected'), connectedText(vm)],
     [tr.t('Created'), vm.createdAt],
     [tr.t('Updated'), vm.updatedAt],
   ]);

@@ -7,7 +7,14 @@
 // Ended rows stay (with their serial log) as a record; their terminal is let go.
 import { randomUUID } from 'node:crypto';
 import { PostgresAdapter, type Kysely, type Transaction } from 'kysely';
-import type { AgentVm, AgentVmSpec, HostAgent, VmEnded } from '../../agent/host-agent.js';
+import type {
+  AgentDisplaySpec,
+  AgentVm,
+  AgentVmSpec,
+  DisplayConnection,
+  HostAgent,
+  VmEnded,
+} from '../../agent/host-agent.js';
 import { LabvirtError } from '../../domain/errors.js';
 import { isFinal, nextVmState, type VmState } from '../../domain/vm-lifecycle.js';
 import type { Database, Profile, Vm, VmKind } from '../../db/schema.js';
@@ -31,9 +38,13 @@ export interface VmView {
   readonly host: string | null;
   readonly state: string;
   readonly mac: string;
+  /** The terminal it serves (its MAC), if it serves one. */
+  readonly terminal: string | null;
   /** Live facts from the agent, while it runs. */
   readonly pid: number | null;
   readonly runStatus: string | null;
+  /** Who is connected to its display or guest port now. */
+  readonly connections: readonly DisplayConnection[];
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -158,27 +169,58 @@ export class VmService {
     return (await this.agent().serialLog(row.name)) ?? '';
   }
 
-  /** A client VM of the profile's published version. */
+  /** A client VM of the profile's published version; resolves once it runs. */
   async startClient(profileRef: string, actor: Actor): Promise<VmView> {
+    const { row, launched } = await this.startClientRow(profileRef, actor);
+    await launched;
+    return this.view(row.id);
+  }
+
+  /**
+   * Inserts a client VM's row and asks the agent to start it; `launched` settles when the
+   * VM runs or failed. With a terminal, `decide` runs first in the same transaction (it
+   * throws to refuse, e.g. when the terminal already has a VM), and a start that fails
+   * lets the terminal go, so it can be served again.
+   */
+  async startClientRow(
+    profileRef: string,
+    actor: Actor,
+    options: {
+      readonly terminal?: {
+        readonly id: string;
+        readonly mac: string;
+        readonly decide: (tx: Transaction<Database>) => Promise<void>;
+      };
+      readonly display?: AgentDisplaySpec;
+    } = {},
+  ): Promise<{ row: Vm; launched: Promise<void> }> {
     const profile = await findProfile(this.db, profileRef);
     await this.#checkClientMayStart(this.db, profile); // before anything else is needed
     const agent = this.agent();
     const hostId = await this.hostId();
     let versionId = '';
+    const { terminal } = options;
     const row = await this.insertVm(async (tx, id) => {
+      await terminal?.decide(tx);
       const locked = await lockProfile(tx, profile.id);
       versionId = await this.#checkClientMayStart(tx, locked);
+      const details: Record<string, unknown> = { profile: locked.name, version: versionId };
+      if (terminal !== undefined) details['terminal'] = terminal.mac;
       return {
-        row: this.newRow(id, 'client', locked, versionId, hostId),
-        audit: { action: 'vm.start', details: { profile: locked.name, version: versionId } },
+        row: {
+          ...this.newRow(id, 'client', locked, versionId, hostId),
+          terminal_id: terminal?.id ?? null,
+        },
+        audit: { action: 'vm.start', details },
       };
     }, actor);
-    await this.launch(row, agent, {
+    const launched = this.launch(row, agent, {
       ...specOf(row, profile),
       image: { profileId: profile.id, versionId },
       writes: 'discard',
+      ...(options.display === undefined ? {} : { display: options.display }),
     });
-    return this.view(row.id);
+    return { row, launched };
   }
 
   /** The published version a client VM of the profile would boot, if one may start. */
@@ -252,6 +294,13 @@ export class VmService {
       await agent.startVm(spec);
     } catch (error) {
       await this.#setState(row.name, 'starting', { type: 'start-failed' });
+      // Ended rows serve no terminal (vms.terminal_id is unique among all rows).
+      await this.db
+        .updateTable('vms')
+        .set({ terminal_id: null })
+        .where('id', '=', row.id)
+        .where('state', '=', 'failed')
+        .execute();
       throw error;
     }
     await this.#setState(row.name, 'starting', { type: 'ready' });
@@ -408,6 +457,18 @@ export class VmService {
         h.name,
       ]),
     );
+    const terminalIds = rows.flatMap((row) => (row.terminal_id === null ? [] : [row.terminal_id]));
+    const terminals = new Map(
+      terminalIds.length === 0
+        ? []
+        : (
+            await this.db
+              .selectFrom('terminals')
+              .select(['id', 'mac'])
+              .where('id', 'in', terminalIds)
+              .execute()
+          ).map((t) => [t.id, t.mac]),
+    );
     return rows.map((row) => {
       const vm = isFinal(row.state as VmState) ? undefined : live.get(row.name);
       return {
@@ -420,8 +481,10 @@ export class VmService {
         host: row.host_id === null ? null : (hosts.get(row.host_id) ?? null),
         state: row.state,
         mac: row.mac,
+        terminal: row.terminal_id === null ? null : (terminals.get(row.terminal_id) ?? null),
         pid: vm?.pid ?? null,
         runStatus: vm?.runStatus ?? null,
+        connections: vm?.connections ?? [],
         createdAt: row.created_at,
         updatedAt: row.updated_at,
       };

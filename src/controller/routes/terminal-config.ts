@@ -1,0 +1,122 @@
+// The terminal endpoint: a terminal has no login, so these routes are public; each answer
+// is about the asking terminal only, and the routes are rate-limited per source address.
+//   GET /terminal/v1/config  what to connect to (200), wait (202), or why not (403)
+//   GET /terminal/v1/boot.sh the POSIX sh loop a terminal runs at boot
+import { Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { LabvirtError } from '../../domain/errors.js';
+import { bootScript } from '../../terminal/boot-script.js';
+import { configFormats, terminalClients } from '../../terminal/config.js';
+import { renderConfig } from '../../terminal/formats.js';
+import { parseConfigQuery } from '../../terminal/query.js';
+import { rule } from '../auth/rules.js';
+import type { RouteContext } from '../context.js';
+import { errors } from '../schemas.js';
+
+/** Longer than any honest request (16 MACs, a format and four clients fit in 1 KiB). */
+export const MAX_TERMINAL_URL = 2048;
+
+export interface TerminalRateLimit {
+  /** Requests allowed per address and window. */
+  readonly max: number;
+  readonly windowMs: number;
+}
+
+/** A terminal polls every 2 s while its VM starts; a lab's worth behind one NAT still fits. */
+export const DEFAULT_TERMINAL_RATE_LIMIT: TerminalRateLimit = { max: 300, windowMs: 60_000 };
+
+const StringOrList = Type.Union([Type.String(), Type.Array(Type.String())]);
+
+export function terminalConfigRoutes(
+  app: FastifyInstance,
+  ctx: RouteContext,
+  limit: TerminalRateLimit,
+): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['terminal'];
+  const rateLimit = { max: limit.max, timeWindow: limit.windowMs };
+
+  r.get('/config', {
+    config: { auth: rule.public, rateLimit },
+    schema: {
+      tags,
+      summary: 'What the asking terminal should connect to',
+      description:
+        'Identified by its MAC addresses (mac, repeated or comma-separated), else by the ' +
+        'address it asks from. 200: the configuration, in the format asked for; 202: its ' +
+        'VM is starting (see Retry-After); 403: not enrolled, disabled or lab closed.',
+      security: [],
+      // Parsed by parseConfigQuery, which names each problem; the schema documents it.
+      querystring: Type.Object({
+        mac: Type.Optional(StringOrList),
+        format: Type.Optional(Type.Union(configFormats.map((f) => Type.Literal(f)))),
+        client: Type.Optional(
+          Type.Union([
+            Type.Union(terminalClients.map((c) => Type.Literal(c))),
+            Type.Array(Type.String()),
+          ]),
+        ),
+      }),
+      response: errors(400, 403, 429, 503),
+    },
+    // Before the query is validated: a huge query string is refused, not parsed.
+    onRequest: async (request) => {
+      if (request.url.length > MAX_TERMINAL_URL) {
+        throw new LabvirtError('QUERY_TOO_LONG', {
+          length: request.url.length,
+          max: MAX_TERMINAL_URL,
+        });
+      }
+    },
+    // The route's own parser gives the clear messages (a bad MAC, too many MACs…).
+    validatorCompiler: () => () => true,
+    handler: async (request, reply) => {
+      const query = parseConfigQuery(request.query);
+      const now = ctx.now();
+      const answer = await ctx.terminalVms.config({
+        macs: query.macs,
+        source: request.ip,
+        now,
+        requestHost: hostOf(request),
+      });
+      void reply.header('Cache-Control', 'no-store');
+      if (answer.status === 'starting') {
+        void reply.code(202).header('Retry-After', String(answer.retryAfter));
+        return { status: 'starting', retryAfter: answer.retryAfter };
+      }
+      const rendered = renderConfig(answer.config, query.format, query.clients);
+      void reply.type(rendered.contentType);
+      if (rendered.filename !== undefined) {
+        void reply.header('Content-Disposition', `attachment; filename="${rendered.filename}"`);
+      }
+      return rendered.body;
+    },
+  });
+
+  r.get('/boot.sh', {
+    config: { auth: rule.public, rateLimit },
+    schema: {
+      tags,
+      summary: 'The boot script a terminal runs: fetch the config, start the client, repeat',
+      security: [],
+      response: errors(429),
+    },
+    handler: async (request, reply) => {
+      void reply.type('text/x-shellscript; charset=utf-8');
+      // The Host header is the client's to choose: only a plain host[:port] is baked in.
+      const host = /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/.test(
+        request.host,
+      )
+        ? request.host
+        : undefined;
+      return bootScript(host === undefined ? undefined : `${request.protocol}://${host}`);
+    },
+  });
+}
+
+/** The host name the terminal reached us at, without port or IPv6 brackets. */
+function hostOf(request: FastifyRequest): string {
+  const host = request.hostname;
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}
