@@ -9,7 +9,7 @@ import { mkdir, readdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import { LocalAgent } from '../../src/agent/local-agent.js';
-import { buildApp } from '../../src/controller/app.js';
+import { buildApp, type ControllerDeps } from '../../src/controller/app.js';
 import { localSupervisor } from '../../src/agent/local-host.js';
 import type { VmView } from '../../src/controller/services/vms.js';
 import type { AdminPolicy } from '../../src/db/schema.js';
@@ -42,7 +42,7 @@ export interface TestProfile {
 
 export async function vmFixture(
   dialect: DialectUnderTest,
-  deps: { vmStopGraceMs?: number } = {},
+  deps: Partial<Pick<ControllerDeps, 'vmStopGraceMs' | 'now' | 'terminalRateLimit'>> = {},
 ): Promise<VmFixture> {
   const temp = await tempDir('lv-vm-');
   const dir = await realpath(temp.path);
