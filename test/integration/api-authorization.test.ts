@@ -31,6 +31,11 @@ function expectedPublic(route: RegisteredRoute): boolean {
     'POST /api/v1/auth/tokens',
     'GET /api/v1/health',
     'HEAD /api/v1/health',
+    // The terminal endpoint: a terminal has no login; it learns only its own settings.
+    'GET /terminal/v1/config',
+    'HEAD /terminal/v1/config',
+    'GET /terminal/v1/boot.sh',
+    'HEAD /terminal/v1/boot.sh',
   ].includes(key);
 }
 
