@@ -63,6 +63,8 @@ export function terminalConfigRoutes(
     // Before the query is validated: a huge query string is refused, not parsed.
     onRequest: async (request) => {
       if (request.url.length > MAX_TERMINAL_URL) {
+        // Say what is wrong with it when the query does (1,000 MACs, say), else its length.
+        parseConfigQuery(request.query);
         throw new LabvirtError('QUERY_TOO_LONG', {
           length: request.url.length,
           max: MAX_TERMINAL_URL,
