@@ -180,11 +180,14 @@ export class TerminalVmService {
         this.#track(this.#endIdle(row, idleMs));
         continue;
       }
-      if (!labs.has(row.lab_id)) labs.set(row.lab_id, await this.#profileOrClosed(row.lab_id, now));
-      const wanted = labs.get(row.lab_id)!;
-      if (wanted === 'closed' || wanted.id !== row.profile_id) {
+      let wanted = labs.get(row.lab_id);
+      if (wanted === undefined) {
+        wanted = await this.#profileOrClosed(row.lab_id, now);
+        labs.set(row.lab_id, wanted);
+      }
+      if ((wanted === 'closed' || wanted.id !== row.profile_id) && row.terminal_id !== null) {
         replaced.push(row.name);
-        const terminal = await this.#terminal(row.terminal_id!);
+        const terminal = await this.#terminal(row.terminal_id);
         this.#track(this.#replace(row, terminal, 'timetable', wanted === 'closed'));
       }
     }
