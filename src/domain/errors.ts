@@ -203,7 +203,7 @@ const catalogue = {
   TERMINAL_CLIENT_NONE: {
     status: 409,
     message:
-      'none of the clients {clients} can open a {protocol} display from its command line: install one of {fitting}',
+      "none of the clients {clients} can open this VM's {protocol} display from its command line: install one of {fitting}",
   },
   TERMINAL_DISPLAY_INVALID: {
     status: 500,
