@@ -161,6 +161,10 @@ export const validFields: Readonly<Record<string, unknown>> = {
   path: 'disk.img',
   version: '1',
   profile: 'profile-one',
+  // Lists that replace a lab's settings: empty is valid.
+  profiles: [],
+  slots: [],
+  subnets: [],
 };
 
 /** The smallest valid object for a schema: its required fields, from validFields. */

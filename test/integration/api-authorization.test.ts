@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { buildApp } from '../../src/controller/app.js';
 import type { RegisteredRoute } from '../../src/controller/auth/plugin.js';
 import { roleAtLeast, roles } from '../../src/controller/auth/rules.js';
+import { findLab } from '../../src/controller/services/labs.js';
 import { addTerminal } from '../../src/controller/services/terminals.js';
 import {
   createApiFixture,
@@ -15,7 +16,7 @@ import {
   type ApiFixture,
   type ApiUser,
 } from '../helpers/api.js';
-import { dialects } from '../helpers/databases.js';
+import { dialects, rows } from '../helpers/databases.js';
 
 const MISSING = 'no-such-thing';
 const missingParams = new Proxy({} as Record<string, string>, {
@@ -64,11 +65,18 @@ const reviewedRules: Readonly<Record<string, 'public' | 'viewer' | 'operator' | 
     'POST /api/v1/labs': 'admin',
     'PATCH /api/v1/labs/:lab': 'admin',
     'DELETE /api/v1/labs/:lab': 'admin',
+    'PUT /api/v1/labs/:lab/profiles': 'admin',
+    'GET /api/v1/labs/:lab/timetable': 'viewer',
+    'PUT /api/v1/labs/:lab/timetable': 'admin',
+    'PUT /api/v1/labs/:lab/subnets': 'admin',
+    'POST /api/v1/labs/:lab/start': 'lab',
+    'POST /api/v1/labs/:lab/stop': 'lab',
     'GET /api/v1/terminals': 'viewer',
     'GET /api/v1/terminals/:terminal': 'viewer',
     'POST /api/v1/terminals': 'lab',
     'PATCH /api/v1/terminals/:terminal': 'lab',
     'DELETE /api/v1/terminals/:terminal': 'lab',
+    'POST /api/v1/terminals/:terminal/enrol': 'lab', // the lab it is enrolled into
     'GET /api/v1/profiles': 'viewer',
     'GET /api/v1/profiles/:profile': 'viewer',
     'POST /api/v1/profiles': 'admin',
@@ -238,7 +246,43 @@ for (const dialect of dialects) {
         'DELETE /api/v1/terminals/:terminal': async (lab) => ({
           url: `/api/v1/terminals/${await terminalIn(lab)}`,
         }),
+        'POST /api/v1/terminals/:terminal/enrol': async (lab) => ({
+          url: `/api/v1/terminals/${await pendingTerminal()}/enrol`,
+          payload: { lab },
+        }),
+        'POST /api/v1/labs/:lab/start': async (lab) => ({
+          url: `/api/v1/labs/${encodeURIComponent(await openLab(lab))}/start`,
+          payload: {},
+        }),
+        'POST /api/v1/labs/:lab/stop': async (lab) => ({
+          url: `/api/v1/labs/${encodeURIComponent(lab)}/stop`,
+          payload: {},
+        }),
       };
+      /** Gives the lab a default profile (without an image), so it is open: start gets going. */
+      async function openLab(ref: string): Promise<string> {
+        const db = f.database.db;
+        const lab = await findLab(db, ref);
+        if (lab.default_profile_id === null) {
+          const profile = rows.profile();
+          await db.insertInto('profiles').values(profile).execute();
+          await db
+            .insertInto('lab_profiles')
+            .values({ lab_id: lab.id, profile_id: profile.id })
+            .execute();
+          await db
+            .updateTable('labs')
+            .set({ default_profile_id: profile.id })
+            .where('id', '=', lab.id)
+            .execute();
+        }
+        return ref;
+      }
+      async function pendingTerminal(): Promise<string> {
+        const row = rows.terminal({ mac: nextMac(), lab_id: null });
+        await f.database.db.insertInto('terminals').values(row).execute();
+        return row.id;
+      }
       async function terminalIn(lab: string): Promise<string> {
         const actor = { principal: undefined, source: 'test' };
         return (await addTerminal(f.database.db, actor, { mac: nextMac(), lab }, new Date())).id;

@@ -4,7 +4,9 @@ import type { FastifyInstance } from 'fastify';
 import { rule } from '../auth/rules.js';
 import { actorOf, type RouteContext } from '../context.js';
 import { Description, errors, Name, Nullable, Ref, Strict } from '../schemas.js';
-import { createLab, deleteLab, listLabs, showLab, updateLab } from '../services/labs.js';
+import { createLab, deleteLab, findLab, listLabs, showLab, updateLab } from '../services/labs.js';
+import { setLabProfiles, setTimetable, showTimetable } from '../services/lab-timetable.js';
+import { setLabSubnets } from '../services/lab-subnets.js';
 
 const Lab = Type.Object(
   {
@@ -15,12 +17,61 @@ const Lab = Type.Object(
     defaultProfile: Nullable(Type.String()),
     idleMinutes: Nullable(Type.Integer()),
     profiles: Type.Array(Type.String()),
+    outsideSlots: Type.Union([Type.Literal('default'), Type.Literal('closed')]),
+    subnets: Type.Array(Type.String()),
     terminals: Type.Integer(),
     createdAt: Type.String(),
     updatedAt: Type.String(),
   },
   { $id: 'Lab' },
 );
+
+const Outside = Type.Union([Type.Literal('default'), Type.Literal('closed')], {
+  description: 'outside the slots: the default profile, or no VM at all',
+});
+const Timetable = Type.Object(
+  {
+    lab: Type.String(),
+    timezone: Type.String(),
+    defaultProfile: Nullable(Type.String()),
+    outside: Outside,
+    slots: Type.Array(
+      Type.Object({
+        text: Type.String(),
+        days: Type.Array(Type.String()),
+        start: Type.String(),
+        end: Type.String(),
+        profile: Type.String(),
+      }),
+    ),
+    now: Type.Union([
+      Type.Object({
+        state: Type.Literal('open'),
+        profile: Type.String(),
+        slot: Nullable(Type.String()),
+        until: Nullable(Type.String()),
+      }),
+      Type.Object({
+        state: Type.Literal('closed'),
+        reason: Type.String(),
+        opensAt: Nullable(Type.String()),
+      }),
+    ]),
+  },
+  { $id: 'LabTimetable' },
+);
+const LabStart = Type.Object({
+  started: Type.Integer(),
+  running: Type.Integer(),
+  failed: Type.Array(Type.Object({ terminal: Type.String(), reason: Type.String() })),
+});
+const LabStop = Type.Object({ stopped: Type.Integer() });
+const Slot = Type.String({
+  minLength: 1,
+  maxLength: 200,
+  description: 'DAYS HH:MM-HH:MM PROFILE, e.g. "mon-fri 08:00-10:00 Windows"',
+});
+const Cidr = Type.String({ minLength: 1, maxLength: 64, description: 'e.g. 10.1.2.0/24' });
 
 const LabFields = {
   description: Type.Optional(Description),
@@ -32,6 +83,7 @@ const LabParams = Strict({ lab: Ref });
 export function labRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   r.addSchema(Lab);
+  r.addSchema(Timetable);
   const tags = ['labs'];
 
   r.get('/labs', {
@@ -91,6 +143,95 @@ export function labRoutes(app: FastifyInstance, ctx: RouteContext): void {
     handler: async (request, reply) => {
       await deleteLab(ctx.db, actorOf(request), request.params.lab, ctx.now());
       return reply.code(204).send(null);
+    },
+  });
+
+  r.put('/labs/:lab/profiles', {
+    config: { auth: rule.admin },
+    schema: {
+      tags,
+      summary: 'Set the profiles a lab may use, and its default one',
+      params: LabParams,
+      body: Strict({
+        profiles: Type.Array(Ref, { maxItems: 100 }),
+        default: Type.Optional(Nullable(Ref)),
+      }),
+      response: { 200: Type.Ref('Lab'), ...errors(400, 401, 403, 404, 409) },
+    },
+    handler: (request) =>
+      setLabProfiles(ctx.db, actorOf(request), request.params.lab, request.body, ctx.now()),
+  });
+
+  r.get('/labs/:lab/timetable', {
+    config: { auth: rule.viewer },
+    schema: {
+      tags,
+      summary: 'Show a lab’s timetable and what applies now',
+      params: LabParams,
+      response: { 200: Type.Ref('LabTimetable'), ...errors(401, 404) },
+    },
+    handler: (request) => showTimetable(ctx.db, request.params.lab, ctx.now()),
+  });
+
+  r.put('/labs/:lab/timetable', {
+    config: { auth: rule.admin },
+    schema: {
+      tags,
+      summary: 'Replace a lab’s timetable',
+      params: LabParams,
+      body: Strict({
+        slots: Type.Array(Slot, { maxItems: 100 }),
+        outside: Type.Optional(Outside),
+      }),
+      response: { 200: Type.Ref('LabTimetable'), ...errors(400, 401, 403, 404) },
+    },
+    handler: (request) =>
+      setTimetable(ctx.db, actorOf(request), request.params.lab, request.body, ctx.now()),
+  });
+
+  r.put('/labs/:lab/subnets', {
+    config: { auth: rule.admin },
+    schema: {
+      tags,
+      summary: 'Set the subnets whose unknown terminals are enrolled into the lab',
+      params: LabParams,
+      body: Strict({ subnets: Type.Array(Cidr, { maxItems: 256 }) }),
+      response: { 200: Type.Ref('Lab'), ...errors(400, 401, 403, 404, 409) },
+    },
+    handler: (request) =>
+      setLabSubnets(ctx.db, actorOf(request), request.params.lab, request.body, ctx.now()),
+  });
+
+  const ofLab = rule.lab((request) => (request.params as { lab: string }).lab);
+
+  r.post('/labs/:lab/start', {
+    config: { auth: ofLab },
+    schema: {
+      tags,
+      summary: 'Start a VM for every enrolled terminal of the lab that has none',
+      params: LabParams,
+      body: Type.Optional(Strict({})),
+      response: { 200: LabStart, ...errors(400, 401, 403, 404) },
+    },
+    handler: async (request) => {
+      const lab = await findLab(ctx.db, request.params.lab);
+      const result = await ctx.terminalVms.startLab(lab.id, actorOf(request));
+      return { ...result, failed: [...result.failed] };
+    },
+  });
+
+  r.post('/labs/:lab/stop', {
+    config: { auth: ofLab },
+    schema: {
+      tags,
+      summary: 'End the VMs of the lab’s terminals (their writes are discarded)',
+      params: LabParams,
+      body: Type.Optional(Strict({})),
+      response: { 200: LabStop, ...errors(400, 401, 403, 404) },
+    },
+    handler: async (request) => {
+      const lab = await findLab(ctx.db, request.params.lab);
+      return ctx.terminalVms.stopLab(lab.id, actorOf(request));
     },
   });
 }

@@ -9,6 +9,7 @@ import { actorOf, type RouteContext } from '../context.js';
 import { errors, Mac, Name, Nullable, Ref, Strict } from '../schemas.js';
 import {
   addTerminal,
+  enrolTerminal,
   labOfTerminal,
   listTerminals,
   removeTerminal,
@@ -28,13 +29,19 @@ const Terminal = Type.Object(
     name: Type.String(),
     lab: Nullable(Type.String()),
     state: TerminalState,
-    ip: Nullable(Type.String()),
+    ip: Nullable(Type.String({ description: 'the address it is registered by' })),
+    lastIp: Nullable(Type.String({ description: 'the address it last asked from' })),
     lastSeenAt: Nullable(Type.String()),
     createdAt: Type.String(),
   },
   { $id: 'Terminal' },
 );
 const TerminalParams = Strict({ terminal: Ref });
+const Ip = Type.String({
+  minLength: 2,
+  maxLength: 45,
+  description: 'an IP address the terminal may ask from without its MAC, e.g. 10.1.2.3',
+});
 
 export function terminalRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -62,7 +69,12 @@ export function terminalRoutes(app: FastifyInstance, ctx: RouteContext): void {
     schema: {
       tags,
       summary: 'Enrol a terminal into a lab',
-      body: Strict({ mac: Mac, lab: Ref, name: Type.Optional(Name) }),
+      body: Strict({
+        mac: Mac,
+        lab: Ref,
+        name: Type.Optional(Name),
+        ip: Type.Optional(Nullable(Ip)),
+      }),
       response: { 201: Type.Ref('Terminal'), ...errors(400, 401, 403, 404, 409) },
     },
     handler: async (request, reply) =>
@@ -84,14 +96,15 @@ export function terminalRoutes(app: FastifyInstance, ctx: RouteContext): void {
     config: { auth: ofTerminal },
     schema: {
       tags,
-      summary: 'Move, rename, enable or disable a terminal',
+      summary: 'Move, rename, enable or disable a terminal, or set its registered address',
       params: TerminalParams,
       body: Strict({
         lab: Type.Optional(Nullable(Ref)),
         name: Type.Optional(Name),
         enabled: Type.Optional(Type.Boolean()),
+        ip: Type.Optional(Nullable(Ip)),
       }),
-      response: { 200: Type.Ref('Terminal'), ...errors(400, 401, 403, 404) },
+      response: { 200: Type.Ref('Terminal'), ...errors(400, 401, 403, 404, 409) },
     },
     handler: async (request) => {
       const target = request.body.lab;
@@ -107,6 +120,20 @@ export function terminalRoutes(app: FastifyInstance, ctx: RouteContext): void {
         ctx.now(),
       );
     },
+  });
+
+  r.post('/terminals/:terminal/enrol', {
+    // The lab it is enrolled into: an operator may enrol a pending terminal into their lab.
+    config: { auth: rule.lab((request) => (request.body as { lab: string }).lab) },
+    schema: {
+      tags,
+      summary: 'Enrol a pending terminal into a lab',
+      params: TerminalParams,
+      body: Strict({ lab: Ref, name: Type.Optional(Name) }),
+      response: { 200: Type.Ref('Terminal'), ...errors(400, 401, 403, 404, 409) },
+    },
+    handler: (request) =>
+      enrolTerminal(ctx.db, actorOf(request), request.params.terminal, request.body, ctx.now()),
   });
 
   r.delete('/terminals/:terminal', {

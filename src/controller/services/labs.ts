@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { LabvirtError } from '../../domain/errors.js';
-import type { Database, Lab } from '../../db/schema.js';
+import type { Database, Lab, OutsideSlots } from '../../db/schema.js';
 import { audit, type Actor } from './audit.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { onlyOne } from './only-one.js';
@@ -15,6 +15,10 @@ export interface LabView {
   readonly defaultProfile: string | null;
   readonly idleMinutes: number | null;
   readonly profiles: string[];
+  /** What the lab does outside its timetable's slots. */
+  readonly outsideSlots: OutsideSlots;
+  /** Subnets whose unknown terminals are enrolled into the lab at once (normalised CIDRs). */
+  readonly subnets: string[];
   readonly terminals: number;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -63,6 +67,12 @@ async function view(db: Kysely<Database>, labs: Lab[]): Promise<LabView[]> {
     .where('lab_id', 'in', ids)
     .groupBy('lab_id')
     .execute();
+  const subnets = await db
+    .selectFrom('lab_subnets')
+    .select(['lab_id', 'cidr'])
+    .where('lab_id', 'in', ids)
+    .orderBy('cidr')
+    .execute();
   const defaults = await db.selectFrom('profiles').select(['id', 'name']).execute();
   const profileName = new Map(defaults.map((profile) => [profile.id, profile.name]));
   return labs.map((lab) => ({
@@ -74,6 +84,8 @@ async function view(db: Kysely<Database>, labs: Lab[]): Promise<LabView[]> {
       lab.default_profile_id === null ? null : (profileName.get(lab.default_profile_id) ?? null),
     idleMinutes: lab.idle_minutes,
     profiles: profiles.filter((row) => row.lab_id === lab.id).map((row) => row.name),
+    outsideSlots: lab.outside_slots,
+    subnets: subnets.filter((row) => row.lab_id === lab.id).map((row) => row.cidr),
     terminals: Number(counts.find((row) => row.lab_id === lab.id)?.count ?? 0),
     createdAt: lab.created_at,
     updatedAt: lab.updated_at,

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { LabvirtError } from '../../domain/errors.js';
+import { normalizeAddress } from '../../domain/subnets.js';
 import type { Database, Terminal } from '../../db/schema.js';
 import { audit, type Actor } from './audit.js';
 import { isUniqueViolation } from '../../db/errors.js';
@@ -17,7 +18,10 @@ export interface TerminalView {
   readonly name: string;
   readonly lab: string | null;
   readonly state: TerminalState;
+  /** The address it is registered by (it may ask without a MAC from there). */
   readonly ip: string | null;
+  /** The address it last asked from. */
+  readonly lastIp: string | null;
   readonly lastSeenAt: string | null;
   readonly createdAt: string;
 }
@@ -52,6 +56,7 @@ async function view(db: Kysely<Database>, terminals: Terminal[]): Promise<Termin
     lab: terminal.lab_id === null ? null : (labs.get(terminal.lab_id) ?? null),
     state: stateOf(terminal),
     ip: terminal.ip,
+    lastIp: terminal.last_ip,
     lastSeenAt: terminal.last_seen_at,
     createdAt: terminal.created_at,
   }));
@@ -77,14 +82,16 @@ export async function showTerminal(db: Kysely<Database>, ref: string): Promise<T
 export async function addTerminal(
   db: Kysely<Database>,
   actor: Actor,
-  input: { mac: string; lab: string; name?: string },
+  input: { mac: string; lab: string; name?: string; ip?: string | null },
   now: Date,
 ): Promise<TerminalView> {
   const mac = normalizeMac(input.mac);
+  const ip = input.ip === undefined || input.ip === null ? null : normalizeAddress(input.ip);
   const lab = await findLab(db, input.lab, 'lab');
   const id = randomUUID();
   try {
     await db.transaction().execute(async (tx) => {
+      if (ip !== null) await assertIpFree(tx, ip, id);
       await tx
         .insertInto('terminals')
         .values({
@@ -92,7 +99,7 @@ export async function addTerminal(
           mac,
           name: input.name ?? mac,
           lab_id: lab.id,
-          ip: null,
+          ip,
           last_seen_at: null,
           created_at: now.toISOString(),
           updated_at: now.toISOString(),
@@ -105,7 +112,7 @@ export async function addTerminal(
           action: 'terminal.add',
           targetType: 'terminal',
           targetId: id,
-          details: { mac, lab: lab.name },
+          details: { mac, lab: lab.name, ...(ip !== null ? { ip } : {}) },
         },
         now,
       );
@@ -122,6 +129,20 @@ export interface TerminalChanges {
   readonly lab?: string | null;
   readonly name?: string;
   readonly enabled?: boolean;
+  /** The registered address; null removes it. */
+  readonly ip?: string | null;
+}
+
+/** TERMINAL_IP_TAKEN when another terminal is registered by this (normalised) address. */
+async function assertIpFree(db: Kysely<Database>, ip: string, terminalId: string): Promise<void> {
+  const other = await db
+    .selectFrom('terminals')
+    .select(['id', 'mac'])
+    .where('ip', '=', ip)
+    .where('id', '!=', terminalId)
+    .executeTakeFirst();
+  if (other !== undefined)
+    throw new LabvirtError('TERMINAL_IP_TAKEN', { ip, terminal: other.mac }, { field: 'ip' });
 }
 
 export async function updateTerminal(
@@ -138,11 +159,15 @@ export async function updateTerminal(
       : changes.lab === null
         ? null
         : (await findLab(db, changes.lab, 'lab')).id;
+  const ip =
+    changes.ip === undefined || changes.ip === null ? changes.ip : normalizeAddress(changes.ip);
   await db.transaction().execute(async (tx) => {
+    if (typeof ip === 'string') await assertIpFree(tx, ip, terminal.id);
     await tx
       .updateTable('terminals')
       .set({
         ...(labId !== undefined ? { lab_id: labId } : {}),
+        ...(ip !== undefined ? { ip } : {}),
         ...(changes.name !== undefined ? { name: changes.name } : {}),
         ...(changes.enabled !== undefined ? { enabled: changes.enabled ? 1 : 0 } : {}),
         updated_at: now.toISOString(),
@@ -156,7 +181,60 @@ export async function updateTerminal(
         action: 'terminal.update',
         targetType: 'terminal',
         targetId: terminal.id,
-        details: { ...changes },
+        details: { ...changes, ...(ip !== undefined ? { ip } : {}) },
+      },
+      now,
+    );
+  });
+  return showTerminal(db, terminal.id);
+}
+
+/**
+ * Enrols a pending terminal (one without a lab) into a lab, optionally naming it;
+ * TERMINAL_ENROLLED when it already has a lab (moving it is a change of lab, not this).
+ */
+export async function enrolTerminal(
+  db: Kysely<Database>,
+  actor: Actor,
+  ref: string,
+  input: { readonly lab: string; readonly name?: string },
+  now: Date,
+): Promise<TerminalView> {
+  const terminal = await findTerminal(db, ref);
+  const lab = await findLab(db, input.lab, 'lab');
+  await db.transaction().execute(async (tx) => {
+    // Only while still pending: a concurrent enrolment or move wins, this one is refused.
+    const updated = await tx
+      .updateTable('terminals')
+      .set({
+        lab_id: lab.id,
+        ...(input.name !== undefined ? { name: input.name } : {}),
+        updated_at: now.toISOString(),
+      })
+      .where('id', '=', terminal.id)
+      .where('lab_id', 'is', null)
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) === 0) {
+      const current = await tx
+        .selectFrom('terminals')
+        .leftJoin('labs', 'labs.id', 'terminals.lab_id')
+        .select('labs.name')
+        .where('terminals.id', '=', terminal.id)
+        .executeTakeFirst();
+      if (current === undefined) throw new LabvirtError('TERMINAL_NOT_FOUND', { terminal: ref });
+      throw new LabvirtError('TERMINAL_ENROLLED', {
+        terminal: terminal.mac,
+        lab: current.name ?? '-',
+      });
+    }
+    await audit(
+      tx,
+      actor,
+      {
+        action: 'terminal.enrol',
+        targetType: 'terminal',
+        targetId: terminal.id,
+        details: { mac: terminal.mac, lab: lab.name, ...(input.name ? { name: input.name } : {}) },
       },
       now,
     );
