@@ -4,17 +4,19 @@
 // versions of the image store: clients under per-VM overlays (the supervisor's overlay
 // maker, StoreOverlayMaker, only layers on sealed versions), admin VMs on their draft.
 // A VM's CD-ROM is named in the agent's ISO library; its data disks are scratch images
-// in its overlay directory, which goes with the VM.
+// in its overlay directory, which goes with the VM. A VM with a display for terminals gets
+// a gateway (a TCP port relaying to its display) and one-time tickets (vm-display.ts).
 import { EventEmitter } from 'node:events';
 import { open } from 'node:fs/promises';
 import { cpus, hostname, totalmem } from 'node:os';
-import { isLabvirtError } from '../domain/errors.js';
+import { isLabvirtError, LabvirtError } from '../domain/errors.js';
 import type { ImageStore } from '../images/image-store.js';
 import { resolveIso } from '../images/iso-library.js';
 import { chooseAccel, probeKvm } from '../qemu/cmdline/accel.js';
 import { QEMU_BINARY } from '../qemu/cmdline/build-argv.js';
 import { parseMac, parseUuid, parseVmName } from '../qemu/cmdline/validate.js';
-import type { Supervisor, VmStatus } from '../qemu/process/supervisor.js';
+import type { DisplayLaunch, Supervisor, VmStatus } from '../qemu/process/supervisor.js';
+import type { PortForward } from '../qemu/cmdline/vm-spec.js';
 import type { VmExit } from '../qemu/process/running-vm.js';
 import {
   CommandNotFoundError,
@@ -29,6 +31,9 @@ import type {
   StopRequest,
   VmEnded,
 } from './host-agent.js';
+import { DEFAULT_RDP_PORT, type GatewayRecord, type PortRange } from './display-plan.js';
+import { freeLoopbackPort } from './gateway.js';
+import { readGatewayRecord, VmDisplay, writeGatewayRecord } from './vm-display.js';
 
 /** The end of a serial log the agent hands out by default. */
 const SERIAL_MAX_BYTES = 256 * 1024;
@@ -58,6 +63,15 @@ export interface LocalAgentOptions {
   readonly images?: ImageStore | undefined;
   /** The ISO library VMs' CD-ROMs are named in; without it a VM with a CD-ROM is refused. */
   readonly isoDir?: string | undefined;
+  /**
+   * The address VMs' gateways listen on; loopback by default, so nothing is exposed to
+   * the network unless asked for (e.g. '0.0.0.0' or the lab network's address).
+   */
+  readonly gatewayBind?: string | undefined;
+  /** The gateways' ports come from this range; any free port when not given. */
+  readonly gatewayPorts?: PortRange | undefined;
+  /** What terminals use to reach this host's gateways (HostReport.gatewayAddress). */
+  readonly gatewayAddress?: string | undefined;
 }
 
 function ended(exit: VmExit): VmEnded {
@@ -74,13 +88,26 @@ export class LocalAgent implements HostAgent {
   #images: ImageStore | undefined;
   #isoDir: string | undefined;
   #report: Promise<HostReport> | undefined;
+  #gatewayBind: string;
+  #gatewayPorts: PortRange | undefined;
+  #gatewayAddress: string | undefined;
+  #displays = new Map<string, VmDisplay>();
   #events = new EventEmitter<{ ended: [VmEnded] }>();
-  #forward = (exit: VmExit) => this.#events.emit('ended', ended(exit));
+  #forward = (exit: VmExit) => {
+    // The gateway closes with its VM: its port and relayed connections go.
+    const display = this.#displays.get(exit.name);
+    this.#displays.delete(exit.name);
+    void display?.close();
+    this.#events.emit('ended', ended(exit));
+  };
 
   private constructor(supervisor: Supervisor, options: LocalAgentOptions) {
     this.#supervisor = supervisor;
     this.#images = options.images;
     this.#isoDir = options.isoDir;
+    this.#gatewayBind = options.gatewayBind ?? '127.0.0.1';
+    this.#gatewayPorts = options.gatewayPorts;
+    this.#gatewayAddress = options.gatewayAddress;
     this.#events.setMaxListeners(0);
     supervisor.on('exit', this.#forward);
   }
@@ -92,6 +119,13 @@ export class LocalAgent implements HostAgent {
     const agent = new LocalAgent(supervisor, options);
     const report = await agent.report();
     const { adopted } = report.qemu.available ? await supervisor.adopt() : { adopted: [] };
+    for (const name of adopted) {
+      // Back on the port it had, so terminals told of it reach it again.
+      const path = supervisor.runDir.vmPaths(name).gatewayRecord;
+      const record = await readGatewayRecord(path).catch(() => undefined);
+      // A gateway that cannot open leaves the VM running, reported without a display.
+      await agent.#attach(name, record).catch(() => undefined);
+    }
     return { agent, adopted };
   }
 
@@ -103,6 +137,7 @@ export class LocalAgent implements HostAgent {
       memoryMiB: Math.floor(totalmem() / 2 ** 20),
       qemu: await probeQemu(),
       kvm: await probeKvm(),
+      gatewayAddress: this.#gatewayAddress,
     }))();
     return this.#report;
   }
@@ -133,6 +168,20 @@ export class LocalAgent implements HostAgent {
     const cdrom =
       spec.cdrom === undefined ? undefined : await resolveIso(this.#isoDir, spec.cdrom, undefined);
     const { accel } = chooseAccel('auto', await probeKvm());
+    const display = spec.display;
+    const forwards: PortForward[] = [];
+    let hostPort: number | undefined;
+    if (display?.protocol === 'rdp') {
+      // Terminals reach the guest's port only through the gateway: QEMU forwards a free
+      // loopback port to it.
+      if (spec.net === 'none') throw new Error('an rdp display needs user networking');
+      hostPort = await freeLoopbackPort();
+      forwards.push({ hostPort, guestPort: display.guestPort ?? DEFAULT_RDP_PORT });
+    }
+    const remoteDisplay: DisplayLaunch | undefined =
+      display === undefined || display.protocol === 'rdp'
+        ? undefined
+        : { protocol: display.protocol, ticketed: display.ticketed };
     try {
       const status = await this.#supervisor.start(
         {
@@ -146,12 +195,16 @@ export class LocalAgent implements HostAgent {
           diskBus: spec.diskBus,
           boot: 'disk',
           nic: { model: spec.nic.model, mac: parseMac(spec.nic.mac) },
-          net: spec.net === 'none' ? { mode: 'none' } : { mode: 'user', forwards: [] },
+          net: spec.net === 'none' ? { mode: 'none' } : { mode: 'user', forwards },
           accel,
           ...(spec.vncSocket === undefined ? {} : { vncSocket: spec.vncSocket }),
+          ...(remoteDisplay === undefined ? {} : { remoteDisplay }),
         },
         { discardWrites: spec.writes === 'discard' },
       );
+      await this.#attach(name, display === undefined ? undefined : { display, port: 0, hostPort }, {
+        record: true,
+      });
       return await this.#view(status);
     } catch (error) {
       // The supervisor may have lost it half-way (QMP up, then a failed query): never leave
@@ -169,8 +222,9 @@ export class LocalAgent implements HostAgent {
     return ended(await this.#supervisor.stop(name, { graceMs }));
   }
 
-  async ticket(_name: string, _ttlSeconds: number): Promise<string | undefined> {
-    return undefined; // TODO(issue 5): the gateway and QMP set_password
+  async ticket(name: string, ttlSeconds: number): Promise<string | undefined> {
+    if (!this.#supervisor.names().includes(name)) throw new LabvirtError('VM_NOT_FOUND', { name });
+    return this.#displays.get(name)?.ticket(ttlSeconds);
   }
 
   async serialLog(name: string, maxBytes = SERIAL_MAX_BYTES): Promise<string | undefined> {
@@ -201,7 +255,51 @@ export class LocalAgent implements HostAgent {
   async close(): Promise<void> {
     this.#supervisor.off('exit', this.#forward);
     this.#events.removeAllListeners();
+    // Gateways close with the agent (see VmDisplay.close: issue 6 keeps them across restarts).
+    const displays = [...this.#displays.values()];
+    this.#displays.clear();
+    await Promise.all(displays.map((display) => display.close()));
     this.#supervisor.detach();
+  }
+
+  /**
+   * Watches a VM's display: opens its gateway when it has a display for terminals (noting
+   * it in the run directory when `record`, for re-adoption), or just observes QMP clients.
+   */
+  async #attach(
+    name: string,
+    gateway: GatewayRecord | undefined,
+    options: { record?: boolean } = {},
+  ): Promise<void> {
+    const paths = this.#supervisor.runDir.vmPaths(name);
+    const record = await this.#supervisor.runDir.readRecord(name);
+    const display = await VmDisplay.open({
+      qmp: this.#supervisor.qmp(name),
+      gateway:
+        gateway === undefined
+          ? undefined
+          : {
+              record: gateway,
+              sockets: { vnc: record?.spec.vncSocket ?? paths.vncSocket, spice: paths.spiceSocket },
+              bind: this.#gatewayBind,
+              range: this.#gatewayPorts,
+            },
+    });
+    try {
+      if (options.record === true && display.record !== undefined) {
+        await writeGatewayRecord(paths.gatewayRecord, display.record);
+      }
+    } catch (error) {
+      await display.close();
+      throw error;
+    }
+    // It may have ended meanwhile (its exit found no display to close).
+    if (!this.#supervisor.names().includes(name)) {
+      await display.close();
+      return;
+    }
+    void this.#displays.get(name)?.close();
+    this.#displays.set(name, display);
   }
 
   async #view(status: VmStatus): Promise<AgentVm> {
@@ -216,8 +314,8 @@ export class LocalAgent implements HostAgent {
       vncSocket: status.vncSocket,
       discardWrites: status.discardWrites,
       startedAt: status.startedAt,
-      display: null,
-      connections: [],
+      display: this.#displays.get(status.name)?.summary ?? null,
+      connections: (await this.#displays.get(status.name)?.connections()) ?? [],
     };
   }
 }

@@ -4,6 +4,8 @@
 export interface QmpEventMessage {
   readonly event: string;
   readonly data?: Readonly<Record<string, unknown>> | undefined;
+  /** When QEMU emitted it (host clock). */
+  readonly timestamp?: { readonly seconds: number; readonly microseconds: number } | undefined;
 }
 
 export interface QmpConnection {

@@ -1,0 +1,215 @@
+// One running VM's display as the agent handles it: its gateway (when the VM has a display
+// for terminals), its one-time tickets, and who is connected (the gateway's connections
+// plus the clients QEMU reports that did not come through it, e.g. the console's).
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import type { QmpConnection, QmpEventMessage } from '../qemu/process/qmp-connection.js';
+import {
+  burnCalls,
+  gatewayTarget,
+  mergeConnections,
+  portCandidates,
+  ticketCalls,
+  ticketFromBytes,
+  trackSince,
+  unaccounted,
+  TICKET_LENGTH,
+  type GatewayRecord,
+  type PortRange,
+  type QemuClients,
+  type QmpCall,
+} from './display-plan.js';
+import { DisplayGateway } from './gateway.js';
+import type { DisplayConnection, DisplayProtocol } from './host-agent.js';
+
+/** QEMU's client counts are asked for at most this often per VM (the controller polls). */
+const CLIENTS_CACHE_MS = 1_000;
+/**
+ * A SPICE client opens its other channels (display, inputs, cursor...) after the main one,
+ * each authenticating with the same ticket: it is burnt this long after the main channel.
+ */
+export const SPICE_CHANNELS_GRACE_MS = 5_000;
+/** The SPICE main channel's type in SPICE_INITIALIZED. */
+const SPICE_MAIN_CHANNEL = 1;
+
+export interface VmDisplayOptions {
+  readonly qmp: QmpConnection;
+  /** The gateway to open; undefined: the VM has only the console's VNC socket. */
+  readonly gateway?:
+    | {
+        readonly record: GatewayRecord;
+        readonly sockets: { readonly vnc: string; readonly spice: string };
+        readonly bind: string;
+        readonly range?: PortRange | undefined;
+      }
+    | undefined;
+  readonly now?: () => Date;
+  readonly random?: (size: number) => Uint8Array;
+}
+
+export class VmDisplay {
+  readonly gateway: DisplayGateway | undefined;
+  readonly record: GatewayRecord | undefined;
+  #qmp: QmpConnection;
+  #now: () => Date;
+  #random: (size: number) => Uint8Array;
+  /** When the outstanding ticket was set; undefined when none is (never set, or burnt). */
+  #ticketSetAt: number | undefined;
+  #timers = new Set<NodeJS.Timeout>();
+  #clients: { at: number; value: Promise<QemuClients> } | undefined;
+  #since: { vnc: string[]; spice: string[] } = { vnc: [], spice: [] };
+  #closed = false;
+
+  private constructor(
+    options: VmDisplayOptions,
+    gateway: DisplayGateway | undefined,
+    record: GatewayRecord | undefined,
+  ) {
+    this.#qmp = options.qmp;
+    this.#now = options.now ?? (() => new Date());
+    this.#random = options.random ?? randomBytes;
+    this.gateway = gateway;
+    this.record = record;
+    if (this.#ticketProtocol !== undefined) {
+      this.#qmp.on('event', (event) => this.#onEvent(event));
+    }
+  }
+
+  static async open(options: VmDisplayOptions): Promise<VmDisplay> {
+    const plan = options.gateway;
+    if (plan === undefined) return new VmDisplay(options, undefined, undefined);
+    const { display, port, hostPort } = plan.record;
+    const gateway = await DisplayGateway.open({
+      protocol: display.protocol,
+      bind: plan.bind,
+      ports: portCandidates(plan.range, port),
+      target: gatewayTarget(display.protocol, plan.sockets, hostPort),
+      ...(options.now === undefined ? {} : { now: options.now }),
+    });
+    return new VmDisplay(options, gateway, { ...plan.record, port: gateway.port });
+  }
+
+  get summary(): { readonly protocol: DisplayProtocol; readonly port: number } | null {
+    if (this.gateway === undefined) return null;
+    return { protocol: this.gateway.protocol, port: this.gateway.port };
+  }
+
+  /** A new password valid for ttlSeconds and one client; undefined without a ticketed display. */
+  async ticket(ttlSeconds: number): Promise<string | undefined> {
+    const protocol = this.#ticketProtocol;
+    if (protocol === undefined) return undefined;
+    const password = ticketFromBytes(this.#random(TICKET_LENGTH[protocol]));
+    // Set before QEMU has it: an authentication QEMU reports from now on may be this one.
+    this.#ticketSetAt = this.#now().getTime();
+    await this.#run(ticketCalls(protocol, password, ttlSeconds));
+    return password;
+  }
+
+  async connections(): Promise<DisplayConnection[]> {
+    const qemu = await this.#qemuClients();
+    const view = this.gateway?.view();
+    const extra = unaccounted(view, qemu);
+    const now = this.#now().toISOString();
+    this.#since = {
+      vnc: trackSince(this.#since.vnc, extra.vnc, now),
+      spice: trackSince(this.#since.spice, extra.spice, now),
+    };
+    return mergeConnections(view, this.#since);
+  }
+
+  /**
+   * Stops the gateway (its listener and relayed connections). On an agent's close too:
+   * terminals' connections do not survive an agent restart yet (issue 6 moves them out of
+   * the agent's process); they reconnect to the same port once the VM is re-adopted.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    await this.gateway?.close();
+  }
+
+  get #ticketProtocol(): 'vnc' | 'spice' | undefined {
+    const display = this.record?.display;
+    if (display === undefined || !display.ticketed || display.protocol === 'rdp') return undefined;
+    return display.protocol;
+  }
+
+  #onEvent(event: QmpEventMessage): void {
+    const protocol = this.#ticketProtocol;
+    if (this.#ticketSetAt === undefined || protocol === undefined) return;
+    const at =
+      event.timestamp === undefined
+        ? this.#now().getTime()
+        : event.timestamp.seconds * 1000 + event.timestamp.microseconds / 1000;
+    // An authentication from before the ticket was set used an older password.
+    if (at < this.#ticketSetAt) return;
+    if (protocol === 'vnc' && event.event === 'VNC_INITIALIZED') {
+      void this.#burn(protocol);
+    } else if (protocol === 'spice' && event.event === 'SPICE_INITIALIZED') {
+      const client = event.data?.['client'] as Record<string, unknown> | undefined;
+      if (client?.['channel-type'] !== SPICE_MAIN_CHANNEL) return;
+      const setAt = this.#ticketSetAt;
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        // A ticket set since then is a new one: it is not this client's to burn.
+        if (this.#ticketSetAt === setAt) void this.#burn(protocol);
+      }, SPICE_CHANNELS_GRACE_MS);
+      timer.unref();
+      this.#timers.add(timer);
+    }
+  }
+
+  async #burn(protocol: 'vnc' | 'spice'): Promise<void> {
+    this.#ticketSetAt = undefined;
+    if (this.#closed) return;
+    const unknown = ticketFromBytes(this.#random(TICKET_LENGTH[protocol]));
+    // The VM may be going away: then nobody can use the ticket anyway.
+    await this.#run(burnCalls(protocol, unknown)).catch(() => undefined);
+  }
+
+  async #run(calls: readonly QmpCall[]): Promise<void> {
+    for (const call of calls) await this.#qmp.execute(call.command, call.args);
+  }
+
+  #qemuClients(): Promise<QemuClients> {
+    const now = Date.now();
+    if (this.#clients === undefined || now - this.#clients.at > CLIENTS_CACHE_MS) {
+      this.#clients = { at: now, value: this.#askQemu() };
+    }
+    return this.#clients.value;
+  }
+
+  async #askQemu(): Promise<QemuClients> {
+    const spice = this.record?.display.protocol === 'spice';
+    const [vnc, channels] = await Promise.all([
+      this.#qmp
+        .execute<{ clients?: unknown[] }>('query-vnc')
+        .then((info) => info.clients?.length ?? 0)
+        .catch(() => 0),
+      spice
+        ? this.#qmp
+            .execute<{ channels?: { 'connection-id'?: number }[] }>('query-spice')
+            .then((info) => new Set((info.channels ?? []).map((c) => c['connection-id'])).size)
+            .catch(() => 0)
+        : 0,
+    ]);
+    return { vnc, spice: channels };
+  }
+}
+
+export async function writeGatewayRecord(path: string, record: GatewayRecord): Promise<void> {
+  const temporary = `${path}.tmp`;
+  await writeFile(temporary, `${JSON.stringify(record)}\n`, { mode: 0o600 });
+  await rename(temporary, path);
+}
+
+export async function readGatewayRecord(path: string): Promise<GatewayRecord | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as GatewayRecord;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+}

@@ -1,0 +1,182 @@
+// The pure parts of the agent's display (ports, tickets, QMP calls, who is connected), and
+// the gateway's relay against a local Unix socket server (no QEMU).
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import {
+  burnCalls,
+  gatewayTarget,
+  mergeConnections,
+  portCandidates,
+  ticketCalls,
+  ticketFromBytes,
+  trackSince,
+  unaccounted,
+  TICKET_ALPHABET,
+  type GatewayView,
+} from '../../src/agent/display-plan.js';
+import { DisplayGateway } from '../../src/agent/gateway.js';
+import { connectTcp } from '../helpers/display-clients.js';
+import { waitFor } from '../helpers/env.js';
+
+const sockets = { vnc: '/run/v/vnc.sock', spice: '/run/v/spice.sock' };
+
+describe('display plan', () => {
+  it('relays vnc and spice to their sockets, rdp to the loopback forward', () => {
+    assert.deepEqual(gatewayTarget('vnc', sockets, undefined), { path: '/run/v/vnc.sock' });
+    assert.deepEqual(gatewayTarget('spice', sockets, undefined), { path: '/run/v/spice.sock' });
+    assert.deepEqual(gatewayTarget('rdp', sockets, 40001), { host: '127.0.0.1', port: 40001 });
+    assert.throws(() => gatewayTarget('rdp', sockets, undefined));
+  });
+
+  it('tries the port it had first, then the range or any port', () => {
+    assert.deepEqual(portCandidates(undefined), [0]);
+    assert.deepEqual(portCandidates(undefined, 41000), [41000, 0]);
+    assert.deepEqual(portCandidates({ from: 5900, to: 5903 }), [5900, 5901, 5902, 5903]);
+    assert.deepEqual(portCandidates({ from: 5900, to: 5903 }, 5902), [5902, 5900, 5901, 5903]);
+    assert.deepEqual(portCandidates({ from: 5900, to: 5901 }, 0), [5900, 5901]);
+  });
+
+  it('makes tickets of the safe alphabet, every byte value allowed', () => {
+    assert.equal(TICKET_ALPHABET.length, 64);
+    assert.equal(new Set(TICKET_ALPHABET).size, 64);
+    const all = ticketFromBytes(Uint8Array.from({ length: 256 }, (_, i) => i));
+    assert.equal(all.length, 256);
+    assert.match(all, /^[A-Za-z0-9_-]+$/);
+    assert.equal(ticketFromBytes(Uint8Array.from([0, 63, 64, 255])), 'A_A_');
+  });
+
+  it('sets a ticket with a relative expiry and burns it with an unknown password', () => {
+    assert.deepEqual(ticketCalls('vnc', 'Ab3_x-9Z', 30.7), [
+      { command: 'set_password', args: { protocol: 'vnc', password: 'Ab3_x-9Z' } },
+      { command: 'expire_password', args: { protocol: 'vnc', time: '+30' } },
+    ]);
+    assert.equal(ticketCalls('spice', 'p', 0)[1]?.args['time'], '+1', 'never "+0" (no expiry)');
+    assert.deepEqual(burnCalls('spice', 'unknown'), [
+      { command: 'set_password', args: { protocol: 'spice', password: 'unknown' } },
+      { command: 'expire_password', args: { protocol: 'spice', time: 'now' } },
+    ]);
+  });
+
+  it("counts off QEMU's clients that came through the gateway", () => {
+    const vnc: GatewayView = {
+      protocol: 'vnc',
+      connections: [
+        { peer: '10.0.0.7:5000', since: 't1', relayed: true },
+        { peer: '10.0.0.8:5001', since: 't2', relayed: false },
+      ],
+    };
+    assert.deepEqual(unaccounted(vnc, { vnc: 1, spice: 0 }), { vnc: 0, spice: 0 });
+    assert.deepEqual(unaccounted(vnc, { vnc: 3, spice: 0 }), { vnc: 2, spice: 0 });
+    assert.deepEqual(unaccounted(undefined, { vnc: 2, spice: 1 }), { vnc: 2, spice: 1 });
+    // SPICE: three channels from one host are one session.
+    const spice: GatewayView = {
+      protocol: 'spice',
+      connections: ['1', '2', '3'].map((port) => ({
+        peer: `[fd00::7]:${port}`,
+        since: 't',
+        relayed: true,
+      })),
+    };
+    assert.deepEqual(unaccounted(spice, { vnc: 1, spice: 1 }), { vnc: 1, spice: 0 });
+    assert.deepEqual(unaccounted(spice, { vnc: 0, spice: 2 }), { vnc: 0, spice: 1 });
+    assert.deepEqual(mergeConnections(vnc, { vnc: ['t0'], spice: [] }), [
+      { peer: '10.0.0.7:5000', since: 't1' },
+      { peer: '10.0.0.8:5001', since: 't2' },
+      { peer: 'unix:vnc', since: 't0' },
+    ]);
+  });
+
+  it('keeps first-seen times of clients known by count', () => {
+    assert.deepEqual(trackSince([], 2, 'a'), ['a', 'a']);
+    assert.deepEqual(trackSince(['a', 'a'], 3, 'b'), ['a', 'a', 'b']);
+    assert.deepEqual(trackSince(['a', 'b'], 1, 'c'), ['a']);
+  });
+});
+
+describe('DisplayGateway', () => {
+  it('relays bytes both ways, lists the peer while connected, and closes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lv-gw-'));
+    const path = join(dir, 'display.sock');
+    const echo = net.createServer((socket) => socket.pipe(socket));
+    await new Promise<void>((resolve) => echo.listen(path, resolve));
+    const gateway = await DisplayGateway.open({
+      protocol: 'vnc',
+      bind: '127.0.0.1',
+      ports: [0],
+      target: { path },
+      now: () => new Date('2026-01-02T03:04:05.000Z'),
+    });
+    try {
+      assert.ok(gateway.port > 0);
+      const client = await connectTcp(gateway.port);
+      client.socket.write('hello');
+      assert.equal((await client.read(5)).toString(), 'hello');
+      assert.deepEqual(gateway.view(), {
+        protocol: 'vnc',
+        connections: [
+          {
+            peer: `127.0.0.1:${client.socket.localPort}`,
+            since: '2026-01-02T03:04:05.000Z',
+            relayed: true,
+          },
+        ],
+      });
+      client.socket.destroy();
+      await waitFor('the relay to go', () =>
+        gateway.view().connections.length === 0 ? true : undefined,
+      );
+      // A second gateway cannot have the port; given it first, it falls back to another.
+      const other = await DisplayGateway.open({
+        protocol: 'vnc',
+        bind: '127.0.0.1',
+        ports: [gateway.port, 0],
+        target: { path },
+      });
+      assert.notEqual(other.port, gateway.port);
+      await other.close();
+      await assert.rejects(
+        DisplayGateway.open({
+          protocol: 'vnc',
+          bind: '127.0.0.1',
+          ports: [gateway.port],
+          target: { path },
+        }),
+        { code: 'EADDRINUSE' },
+      );
+
+      const open = await connectTcp(gateway.port);
+      await waitFor('the relay', () =>
+        gateway.view().connections.length === 1 ? true : undefined,
+      );
+      await gateway.close();
+      await open.closed(2_000);
+      await assert.rejects(connectTcp(gateway.port), { code: 'ECONNREFUSED' });
+    } finally {
+      await gateway.close().catch(() => undefined);
+      echo.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('cuts a client whose display socket is gone', async () => {
+    const gateway = await DisplayGateway.open({
+      protocol: 'spice',
+      bind: '127.0.0.1',
+      ports: [0],
+      target: { path: join(tmpdir(), 'lv-no-such-dir', 'spice.sock') },
+    });
+    try {
+      const client = await connectTcp(gateway.port);
+      await client.closed(2_000);
+      await waitFor('no connection left', () =>
+        gateway.view().connections.length === 0 ? true : undefined,
+      );
+    } finally {
+      await gateway.close();
+    }
+  });
+});
