@@ -1,9 +1,11 @@
-// `labvirt lab list|create|show|delete`, over the API.
+// `labvirt lab list|create|show|delete|set-profiles|timetable|subnets|start|stop`, over the API.
 import { Command } from 'commander';
 import { apiCommand, clientFor, printJson, segment, type ApiFlags } from '../api-command.js';
 import type { CliContext } from '../context.js';
-import { formatFields, formatTable } from '../table.js';
+import { formatFields, formatTable, sanitize } from '../table.js';
 import type { LabView } from '../../controller/services/labs.js';
+import type { TimetableView } from '../../controller/services/lab-timetable.js';
+import type { LabStartResult, LabStopResult } from '../../controller/services/terminal-vms.js';
 
 /** The API's lab shape; a type-only import, erased at runtime, so no server code loads. */
 export type { LabView } from '../../controller/services/labs.js';
@@ -31,6 +33,8 @@ export function labFields(ctx: CliContext, lab: LabView): string {
     [tr.t('Time zone'), lab.timezone],
     [tr.t('Default profile'), lab.defaultProfile],
     [tr.t('Profiles'), lab.profiles],
+    [tr.t('Outside the timetable'), outsideText(ctx, lab.outsideSlots)],
+    [tr.t('Subnets'), lab.subnets],
     [tr.t('Idle minutes'), lab.idleMinutes],
     [tr.t('Terminals'), lab.terminals],
     [tr.t('Created'), lab.createdAt],
@@ -38,9 +42,55 @@ export function labFields(ctx: CliContext, lab: LabView): string {
   ]);
 }
 
+function outsideText(ctx: CliContext, outside: 'default' | 'closed'): string {
+  return outside === 'closed' ? ctx.tr.t('closed') : ctx.tr.t('the default profile');
+}
+
+/** The timetable, then what applies now. */
+export function timetableText(ctx: CliContext, view: TimetableView): string {
+  const { tr } = ctx;
+  const slots =
+    view.slots.length === 0
+      ? `${tr.t('No timetable: the default profile all the time.')}\n`
+      : formatTable(
+          [tr.t('DAYS'), tr.t('FROM'), tr.t('TO'), tr.t('PROFILE')],
+          view.slots.map((slot) => [slot.days, slot.start, slot.end, slot.profile]),
+        );
+  const now = view.now;
+  const current =
+    now.state === 'open'
+      ? now.until === null
+        ? tr.t('open, with profile {profile}', { profile: now.profile })
+        : tr.t('open, with profile {profile}, until {until}', {
+            profile: now.profile,
+            until: now.until,
+          })
+      : now.opensAt === null
+        ? tr.t('closed ({reason})', { reason: now.reason })
+        : tr.t('closed ({reason}), opens at {opensAt}', {
+            reason: now.reason,
+            opensAt: now.opensAt,
+          });
+  return (
+    formatFields([
+      [tr.t('Lab'), view.lab],
+      [tr.t('Time zone'), view.timezone],
+      [tr.t('Default profile'), view.defaultProfile],
+      [tr.t('Outside the timetable'), outsideText(ctx, view.outside)],
+      [tr.t('Now'), current],
+    ]) + slots
+  );
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
 export function labCommand(ctx: CliContext): Command {
   const { tr, io } = ctx;
-  const lab = new Command('lab').description(tr.t('list, create, show and delete labs'));
+  const lab = new Command('lab').description(
+    tr.t(
+      'list, create, show and delete labs; their profiles, timetable and subnets; start and stop them',
+    ),
+  );
 
   lab.addCommand(
     apiCommand('list', tr.t('list the labs'), ctx).action(async (flags: ApiFlags) => {
@@ -89,6 +139,117 @@ export function labCommand(ctx: CliContext): Command {
         await (await clientFor(flags, ctx)).request('DELETE', `/labs/${segment(ref)}`);
         if (flags.json) return printJson(ctx, { deleted: ref });
         io.out(`${tr.t('Lab {name} deleted; its terminals are pending now.', { name: ref })}\n`);
+      }),
+  );
+  lab.addCommand(
+    apiCommand('set-profiles', tr.t('set the profiles a lab may use, and its default one'), ctx)
+      .argument('<LAB>', tr.t('the lab’s name or id'))
+      .argument('[PROFILE...]', tr.t('the profiles (names or ids); none takes them all away'))
+      .option('--default <PROFILE>', tr.t('the default profile: one of those given'))
+      .action(async (ref: string, profiles: string[], flags: ApiFlags & { default?: string }) => {
+        const changed = await (
+          await clientFor(flags, ctx)
+        ).request<LabView>('PUT', `/labs/${segment(ref)}/profiles`, {
+          profiles,
+          ...(flags.default !== undefined ? { default: flags.default } : {}),
+        });
+        if (flags.json) return printJson(ctx, changed);
+        io.out(labFields(ctx, changed));
+      }),
+  );
+
+  lab.addCommand(
+    apiCommand(
+      'timetable',
+      tr.t('show or replace a lab’s timetable, and say what applies now'),
+      ctx,
+    )
+      .argument('<LAB>', tr.t('the lab’s name or id'))
+      .option(
+        '--set <SLOT>',
+        tr.t('a slot, like "mon-fri 08:00-10:00 PROFILE" (repeatable; replaces them all)'),
+        collect,
+      )
+      .option(
+        '--outside <WHAT>',
+        tr.t('outside the slots: default (the default profile) or closed'),
+      )
+      .option('--clear', tr.t('remove every slot'))
+      .action(
+        async (
+          ref: string,
+          flags: ApiFlags & { set?: string[]; outside?: string; clear?: boolean },
+        ) => {
+          const client = await clientFor(flags, ctx);
+          const path = `/labs/${segment(ref)}/timetable`;
+          let view: TimetableView;
+          if (flags.set !== undefined || flags.clear === true || flags.outside !== undefined) {
+            const slots =
+              flags.set !== undefined || flags.clear === true
+                ? (flags.set ?? [])
+                : (await client.request<TimetableView>('GET', path)).slots.map((s) => s.text);
+            view = await client.request<TimetableView>('PUT', path, {
+              slots,
+              ...(flags.outside !== undefined ? { outside: flags.outside } : {}),
+            });
+          } else view = await client.request<TimetableView>('GET', path);
+          if (flags.json) return printJson(ctx, view);
+          io.out(timetableText(ctx, view));
+        },
+      ),
+  );
+
+  lab.addCommand(
+    apiCommand('subnets', tr.t('show or replace the subnets whose new terminals join a lab'), ctx)
+      .argument('<LAB>', tr.t('the lab’s name or id'))
+      .argument('[CIDR...]', tr.t('subnets like 10.1.2.0/24 or fd00::/64 (replace them all)'))
+      .option('--clear', tr.t('remove every subnet'))
+      .action(async (ref: string, cidrs: string[], flags: ApiFlags & { clear?: boolean }) => {
+        const client = await clientFor(flags, ctx);
+        const shown =
+          cidrs.length > 0 || flags.clear === true
+            ? await client.request<LabView>('PUT', `/labs/${segment(ref)}/subnets`, {
+                subnets: cidrs,
+              })
+            : await client.request<LabView>('GET', `/labs/${segment(ref)}`);
+        if (flags.json) return printJson(ctx, shown.subnets);
+        io.out(
+          shown.subnets.length === 0
+            ? `${tr.t('Lab {name} has no subnets.', { name: shown.name })}\n`
+            : shown.subnets.map((cidr) => `${cidr}\n`).join(''),
+        );
+      }),
+  );
+
+  lab.addCommand(
+    apiCommand('start', tr.t('start a VM for every terminal of a lab that has none'), ctx)
+      .argument('<LAB>', tr.t('the lab’s name or id'))
+      .action(async (ref: string, flags: ApiFlags) => {
+        const result = await (
+          await clientFor(flags, ctx)
+        ).request<LabStartResult>('POST', `/labs/${segment(ref)}/start`, {});
+        if (flags.json) return printJson(ctx, result);
+        io.out(
+          `${tr.t('Started {started}, already running {running}, failed {failed}.', {
+            started: result.started,
+            running: result.running,
+            failed: result.failed.length,
+          })}\n`,
+        );
+        for (const failure of result.failed)
+          io.out(`  ${failure.terminal}: ${sanitize(failure.reason)}\n`);
+      }),
+  );
+
+  lab.addCommand(
+    apiCommand('stop', tr.t('end the VMs of a lab’s terminals (their writes are discarded)'), ctx)
+      .argument('<LAB>', tr.t('the lab’s name or id'))
+      .action(async (ref: string, flags: ApiFlags) => {
+        const result = await (
+          await clientFor(flags, ctx)
+        ).request<LabStopResult>('POST', `/labs/${segment(ref)}/stop`, {});
+        if (flags.json) return printJson(ctx, result);
+        io.out(`${tr.tn('Stopped one VM.', 'Stopped {n} VMs.', result.stopped)}\n`);
       }),
   );
   return lab;

@@ -1,4 +1,4 @@
-// `labvirt terminal list|add|move|remove`, over the API.
+// `labvirt terminal list|pending|add|enrol|move|remove`, over the API.
 import { Command } from 'commander';
 import { parseMac } from '../../qemu/cmdline/validate.js';
 import { apiCommand, clientFor, printJson, segment, type ApiFlags } from '../api-command.js';
@@ -12,8 +12,16 @@ export type { TerminalView } from '../../controller/services/terminals.js';
 export function terminalTable(ctx: CliContext, terminals: readonly TerminalView[]): string {
   const { tr } = ctx;
   return formatTable(
-    [tr.t('MAC'), tr.t('NAME'), tr.t('LAB'), tr.t('STATE'), tr.t('IP'), tr.t('LAST SEEN')],
-    terminals.map((t) => [t.mac, t.name, t.lab, t.state, t.ip, t.lastSeenAt]),
+    [
+      tr.t('MAC'),
+      tr.t('NAME'),
+      tr.t('LAB'),
+      tr.t('STATE'),
+      tr.t('IP'),
+      tr.t('LAST IP'),
+      tr.t('LAST SEEN'),
+    ],
+    terminals.map((t) => [t.mac, t.name, t.lab, t.state, t.ip, t.lastIp, t.lastSeenAt]),
   );
 }
 
@@ -44,23 +52,65 @@ export function terminalCommand(ctx: CliContext): Command {
   );
 
   terminal.addCommand(
+    apiCommand('pending', tr.t('list the terminals waiting to be enrolled'), ctx).action(
+      async (flags: ApiFlags) => {
+        const terminals = await (
+          await clientFor(flags, ctx)
+        ).request<TerminalView[]>('GET', '/terminals?state=pending');
+        if (flags.json) return printJson(ctx, terminals);
+        io.out(
+          terminals.length === 0
+            ? `${tr.t('No terminal is waiting to be enrolled.')}\n`
+            : terminalTable(ctx, terminals),
+        );
+      },
+    ),
+  );
+
+  terminal.addCommand(
+    apiCommand('enrol', tr.t('enrol a pending terminal into a lab'), ctx)
+      .argument('<TERMINAL>', tr.t('the terminal’s MAC address or id'))
+      .requiredOption('--lab <LAB>', tr.t('the lab to enrol it into'))
+      .option('--name <NAME>', tr.t('a name for it'))
+      .action(async (ref: string, flags: ApiFlags & { lab: string; name?: string }) => {
+        const enrolled = await (
+          await clientFor(flags, ctx)
+        ).request<TerminalView>('POST', `/terminals/${segment(terminalRef(ref))}/enrol`, {
+          lab: flags.lab,
+          ...(flags.name !== undefined ? { name: flags.name } : {}),
+        });
+        if (flags.json) return printJson(ctx, enrolled);
+        io.out(
+          `${tr.t('Terminal {mac} ({name}) enrolled in lab {lab}.', { mac: enrolled.mac, name: enrolled.name, lab: enrolled.lab ?? '-' })}\n`,
+        );
+      }),
+  );
+
+  terminal.addCommand(
     apiCommand('add', tr.t('enrol a terminal into a lab'), ctx)
       .argument('<MAC>', tr.t('the terminal’s MAC address, e.g. 52:54:00:12:34:56'))
       .requiredOption('--lab <LAB>', tr.t('the lab to enrol it into'))
       .option('--name <NAME>', tr.t('a name for it (default: from its MAC)'))
-      .action(async (mac: string, flags: ApiFlags & { lab: string; name?: string }) => {
-        const added = await (
-          await clientFor(flags, ctx)
-        ).request<TerminalView>('POST', '/terminals', {
-          mac: parseMac(mac),
-          lab: flags.lab,
-          ...(flags.name !== undefined ? { name: flags.name } : {}),
-        });
-        if (flags.json) return printJson(ctx, added);
-        io.out(
-          `${tr.t('Terminal {mac} ({name}) enrolled in lab {lab}.', { mac: added.mac, name: added.name, lab: added.lab ?? '-' })}\n`,
-        );
-      }),
+      .option(
+        '--ip <ADDRESS>',
+        tr.t('the address it is registered by (it may then ask without its MAC)'),
+      )
+      .action(
+        async (mac: string, flags: ApiFlags & { lab: string; name?: string; ip?: string }) => {
+          const added = await (
+            await clientFor(flags, ctx)
+          ).request<TerminalView>('POST', '/terminals', {
+            mac: parseMac(mac),
+            lab: flags.lab,
+            ...(flags.name !== undefined ? { name: flags.name } : {}),
+            ...(flags.ip !== undefined ? { ip: flags.ip } : {}),
+          });
+          if (flags.json) return printJson(ctx, added);
+          io.out(
+            `${tr.t('Terminal {mac} ({name}) enrolled in lab {lab}.', { mac: added.mac, name: added.name, lab: added.lab ?? '-' })}\n`,
+          );
+        },
+      ),
   );
 
   terminal.addCommand(
