@@ -72,7 +72,8 @@ export function ticketCalls(
   password: string,
   ttlSeconds: number,
 ): QmpCall[] {
-  const seconds = Math.max(1, Math.floor(ttlSeconds));
+  // Never "+0" (QEMU reads 0 as "never expires"); a nonsense TTL gets the shortest.
+  const seconds = Number.isFinite(ttlSeconds) ? Math.max(1, Math.floor(ttlSeconds)) : 1;
   return [
     { command: 'set_password', args: { protocol, password } },
     { command: 'expire_password', args: { protocol, time: `+${seconds}` } },

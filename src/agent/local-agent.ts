@@ -124,7 +124,10 @@ export class LocalAgent implements HostAgent {
       const path = supervisor.runDir.vmPaths(name).gatewayRecord;
       const record = await readGatewayRecord(path).catch(() => undefined);
       // A gateway that cannot open leaves the VM running, reported without a display.
-      await agent.#attach(name, record).catch(() => undefined);
+      await agent
+        .#attach(name, record)
+        .catch(() => agent.#attach(name, undefined))
+        .catch(() => undefined);
     }
     return { agent, adopted };
   }
@@ -202,9 +205,7 @@ export class LocalAgent implements HostAgent {
         },
         { discardWrites: spec.writes === 'discard' },
       );
-      await this.#attach(name, display === undefined ? undefined : { display, port: 0, hostPort }, {
-        record: true,
-      });
+      await this.#attach(name, display === undefined ? undefined : { display, port: 0, hostPort });
       return await this.#view(status);
     } catch (error) {
       // The supervisor may have lost it half-way (QMP up, then a failed query): never leave
@@ -264,13 +265,10 @@ export class LocalAgent implements HostAgent {
 
   /**
    * Watches a VM's display: opens its gateway when it has a display for terminals (noting
-   * it in the run directory when `record`, for re-adoption), or just observes QMP clients.
+   * it, with the port it got, in the run directory for re-adoption), or just observes
+   * QEMU's display clients.
    */
-  async #attach(
-    name: string,
-    gateway: GatewayRecord | undefined,
-    options: { record?: boolean } = {},
-  ): Promise<void> {
+  async #attach(name: string, gateway: GatewayRecord | undefined): Promise<void> {
     const paths = this.#supervisor.runDir.vmPaths(name);
     const record = await this.#supervisor.runDir.readRecord(name);
     const display = await VmDisplay.open({
@@ -286,7 +284,7 @@ export class LocalAgent implements HostAgent {
             },
     });
     try {
-      if (options.record === true && display.record !== undefined) {
+      if (display.record !== undefined && display.record.port !== gateway?.port) {
         await writeGatewayRecord(paths.gatewayRecord, display.record);
       }
     } catch (error) {

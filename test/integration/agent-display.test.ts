@@ -292,6 +292,13 @@ describe('the agent display for terminals, on real QEMU', () => {
     assert.equal((await rfbHandshake(again, ticket)).ok, false, 'still one-time');
     again.socket.destroy();
     client.socket.destroy();
+
+    // A ticket not used within its time is refused (QEMU counts whole seconds).
+    const short = await agent.ticket(vm.name, 1);
+    await delay(2_100);
+    const late = await connectTcp(port);
+    assert.equal((await rfbHandshake(late, short)).ok, false, 'an expired ticket is refused');
+    late.socket.destroy();
     await agent.stopVm(vm.name, { graceMs: 0 });
   });
 });
