@@ -12,6 +12,8 @@ packages=(
   procps          # pgrep, used by the tests
   gettext         # msgmerge and msgfmt: po/ catalogue upkeep and checks
   postgresql      # the database tests run on a real PostgreSQL server too
+  dash            # the terminals' boot script is tested under dash...
+  busybox         # ...and under busybox sh, with busybox wget
 )
 
 missing=()
