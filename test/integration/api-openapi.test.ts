@@ -40,7 +40,9 @@ for (const dialect of dialects) {
 
     const apiRoutes = () =>
       f.app.registeredRoutes.filter(
-        (route) => route.url.startsWith('/api/v1/') && route.method !== 'HEAD',
+        (route) =>
+          (route.url.startsWith('/api/v1/') || route.url.startsWith('/terminal/v1/')) &&
+          route.method !== 'HEAD',
       );
 
     it('is OpenAPI 3 with both ways to authenticate', () => {

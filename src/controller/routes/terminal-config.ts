@@ -28,6 +28,33 @@ export const DEFAULT_TERMINAL_RATE_LIMIT: TerminalRateLimit = { max: 300, window
 
 const StringOrList = Type.Union([Type.String(), Type.Array(Type.String())]);
 
+/** The JSON form (format=json); the other formats carry the same facts. */
+const TerminalConfigSchema = Type.Object(
+  {
+    terminal: Type.Object({ name: Type.String(), mac: Type.String() }),
+    lab: Type.String(),
+    profile: Type.String(),
+    vm: Type.String(),
+    protocol: Type.Union([Type.Literal('vnc'), Type.Literal('spice'), Type.Literal('rdp')]),
+    host: Type.String(),
+    port: Type.Integer(),
+    ticket: Type.Union([Type.String(), Type.Null()], {
+      description: 'a one-time password for the display (vnc, spice), valid until ticketExpiresAt',
+    }),
+    ticketExpiresAt: Type.Union([Type.String(), Type.Null()]),
+    screen: Type.Object({
+      fullscreen: Type.Boolean(),
+      width: Type.Union([Type.Integer(), Type.Null()]),
+      height: Type.Union([Type.Integer(), Type.Null()]),
+    }),
+  },
+  { description: 'where to connect, in the format asked for (JSON shown)' },
+);
+const Starting = Type.Object(
+  { status: Type.Literal('starting'), retryAfter: Type.Integer() },
+  { description: 'the terminal’s VM is starting: ask again after Retry-After seconds' },
+);
+
 export function terminalConfigRoutes(
   app: FastifyInstance,
   ctx: RouteContext,
@@ -37,7 +64,8 @@ export function terminalConfigRoutes(
   const tags = ['terminal'];
   const rateLimit = { max: limit.max, timeWindow: limit.windowMs };
 
-  r.get('/config', {
+  // Untyped: the response is JSON or a file's text, and the query is parsed by hand.
+  app.get('/config', {
     config: { auth: rule.public, rateLimit },
     schema: {
       tags,
@@ -58,7 +86,7 @@ export function terminalConfigRoutes(
           ]),
         ),
       }),
-      response: errors(400, 403, 429, 503),
+      response: { 200: TerminalConfigSchema, 202: Starting, ...errors(400, 403, 409, 429, 503) },
     },
     // Before the query is validated: a huge query string is refused, not parsed.
     onRequest: async (request) => {
@@ -92,7 +120,8 @@ export function terminalConfigRoutes(
       if (rendered.filename !== undefined) {
         void reply.header('Content-Disposition', `attachment; filename="${rendered.filename}"`);
       }
-      return rendered.body;
+      // Already rendered (JSON text, an env or .rdp file…): sent as it is, not serialized.
+      return reply.send(rendered.body);
     },
   });
 
@@ -102,7 +131,10 @@ export function terminalConfigRoutes(
       tags,
       summary: 'The boot script a terminal runs: fetch the config, start the client, repeat',
       security: [],
-      response: errors(429),
+      response: {
+        200: Type.String({ description: 'a POSIX sh script (text/x-shellscript)' }),
+        ...errors(429),
+      },
     },
     handler: async (request, reply) => {
       void reply.type('text/x-shellscript; charset=utf-8');

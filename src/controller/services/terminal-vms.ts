@@ -126,6 +126,17 @@ export class TerminalVmService {
         failed.push({ terminal: terminal.name, reason: messageOf(error) });
       }
     });
+    await audit(
+      this.#db,
+      actor,
+      {
+        action: 'lab.start',
+        targetType: 'lab',
+        targetId: lab.id,
+        details: { name: lab.name, started, running, failed: failed.length },
+      },
+      this.#now(),
+    );
     return { started, running, failed };
   }
 
@@ -144,6 +155,17 @@ export class TerminalVmService {
       await this.#vms.stopRow(row, actor, { force: true });
       stopped++;
     });
+    await audit(
+      this.#db,
+      actor,
+      {
+        action: 'lab.stop',
+        targetType: 'lab',
+        targetId: lab.id,
+        details: { name: lab.name, stopped },
+      },
+      this.#now(),
+    );
     return { stopped };
   }
 
