@@ -72,6 +72,17 @@ export interface LocalAgentOptions {
   readonly gatewayPorts?: PortRange | undefined;
   /** What terminals use to reach this host's gateways (HostReport.gatewayAddress). */
   readonly gatewayAddress?: string | undefined;
+  /** Picks the loopback port QEMU forwards to an rdp guest (a free one by default). */
+  readonly freePort?: (() => Promise<number>) | undefined;
+}
+
+/** QEMU could not bind a forward's host port (it is QEMU_START_FAILED with its words). */
+function forwardTaken(error: unknown): boolean {
+  return (
+    isLabvirtError(error) &&
+    error.code === 'QEMU_START_FAILED' &&
+    /host forwarding rule/.test(String(error.params['detail']))
+  );
 }
 
 function ended(exit: VmExit): VmEnded {
@@ -91,6 +102,7 @@ export class LocalAgent implements HostAgent {
   #gatewayBind: string;
   #gatewayPorts: PortRange | undefined;
   #gatewayAddress: string | undefined;
+  #freePort: () => Promise<number>;
   #displays = new Map<string, VmDisplay>();
   #events = new EventEmitter<{ ended: [VmEnded] }>();
   #forward = (exit: VmExit) => {
@@ -108,6 +120,7 @@ export class LocalAgent implements HostAgent {
     this.#gatewayBind = options.gatewayBind ?? '127.0.0.1';
     this.#gatewayPorts = options.gatewayPorts;
     this.#gatewayAddress = options.gatewayAddress;
+    this.#freePort = options.freePort ?? freeLoopbackPort;
     this.#events.setMaxListeners(0);
     supervisor.on('exit', this.#forward);
   }
@@ -172,21 +185,23 @@ export class LocalAgent implements HostAgent {
       spec.cdrom === undefined ? undefined : await resolveIso(this.#isoDir, spec.cdrom, undefined);
     const { accel } = chooseAccel('auto', await probeKvm());
     const display = spec.display;
-    const forwards: PortForward[] = [];
-    let hostPort: number | undefined;
-    if (display?.protocol === 'rdp') {
-      // Terminals reach the guest's port only through the gateway: QEMU forwards a free
-      // loopback port to it.
-      if (spec.net === 'none') throw new Error('an rdp display needs user networking');
-      hostPort = await freeLoopbackPort();
-      forwards.push({ hostPort, guestPort: display.guestPort ?? DEFAULT_RDP_PORT });
+    if (display?.protocol === 'rdp' && spec.net === 'none') {
+      throw new Error('an rdp display needs user networking');
     }
     const remoteDisplay: DisplayLaunch | undefined =
       display === undefined || display.protocol === 'rdp'
         ? undefined
         : { protocol: display.protocol, ticketed: display.ticketed };
-    try {
-      const status = await this.#supervisor.start(
+    let hostPort: number | undefined;
+    const start = async () => {
+      const forwards: PortForward[] = [];
+      if (display?.protocol === 'rdp') {
+        // Terminals reach the guest's port only through the gateway: QEMU forwards a free
+        // loopback port to it.
+        hostPort = await this.#freePort();
+        forwards.push({ hostPort, guestPort: display.guestPort ?? DEFAULT_RDP_PORT });
+      }
+      return this.#supervisor.start(
         {
           name,
           uuid,
@@ -205,6 +220,13 @@ export class LocalAgent implements HostAgent {
         },
         { discardWrites: spec.writes === 'discard' },
       );
+    };
+    try {
+      const status = await start().catch((error: unknown) => {
+        // The port was free a moment ago: someone took it before QEMU bound it. Once more.
+        if (hostPort !== undefined && forwardTaken(error)) return start();
+        throw error;
+      });
       await this.#attach(name, display === undefined ? undefined : { display, port: 0, hostPort });
       return await this.#view(status);
     } catch (error) {

@@ -5,9 +5,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { AgentDisplaySpec, AgentVm, AgentVmSpec } from '../../src/agent/host-agent.js';
+import { freeLoopbackPort } from '../../src/agent/gateway.js';
 import { LocalAgent } from '../../src/agent/local-agent.js';
 import { SPICE_CHANNELS_GRACE_MS } from '../../src/agent/vm-display.js';
 import type { SealedVersion } from '../../src/images/image-store.js';
@@ -270,6 +272,34 @@ describe('the agent display for terminals, on real QEMU', () => {
     await agent.stopVm(vm.name, { graceMs: 0 });
     await client.closed(5_000);
     assert.equal(await accepts(record.hostPort), false, 'the forward went with QEMU');
+  });
+
+  it('rdp: a forward port taken before QEMU binds it is picked again', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const takenPort = (taken.address() as net.AddressInfo).port;
+    const picked: number[] = [];
+    // An agent of its own (run directory too): closing it detaches only its supervisor.
+    const own = realSupervisor(join(fx.dir, 'run-picky'), { images: fx.store });
+    const { agent: picky } = await LocalAgent.start(own, {
+      images: fx.store,
+      freePort: async () => {
+        const port = picked.length === 0 ? takenPort : await freeLoopbackPort();
+        picked.push(port);
+        return port;
+      },
+    });
+    try {
+      const vm = await picky.startVm(spec({ protocol: 'rdp', ticketed: false }, 'user'));
+      assert.equal(picked.length, 2, 'a second port was picked');
+      const argv = (await own.runDir.readRecord(vm.name))?.argv ?? [];
+      assert.ok(argv.some((arg) => arg.includes(`hostfwd=tcp:127.0.0.1:${picked[1]}-:3389`)));
+      await picky.stopVm(vm.name, { graceMs: 0 });
+    } finally {
+      taken.close();
+      await killAll(own.runDir);
+      await picky.close();
+    }
   });
 
   it("after an agent restart the adopted VM's gateway is back on the same port, tickets work", async () => {
