@@ -47,6 +47,14 @@ export interface ServerOptions {
   readonly isoDir?: string | undefined;
   /** How often the idle and timetable policy runs (default 15 s). */
   readonly policyIntervalMs?: number | undefined;
+  /** Where VMs' gateways listen, what terminals call this host, which ports they may use. */
+  readonly gateway?:
+    | {
+        readonly bind?: string | undefined;
+        readonly address?: string | undefined;
+        readonly ports?: { readonly from: number; readonly to: number } | undefined;
+      }
+    | undefined;
   /** Requests per address and minute the terminal endpoint allows. */
   readonly terminalRateLimit?: number | undefined;
 }
@@ -102,7 +110,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
             overlayRoot: options.overlayDir,
             images: images.store,
           }),
-          { images: images.store, isoDir: images.isoDir },
+          {
+            images: images.store,
+            isoDir: images.isoDir,
+            gatewayBind: options.gateway?.bind,
+            gatewayAddress: options.gateway?.address,
+            gatewayPorts: options.gateway?.ports,
+          },
         ))
     )();
     agentStarting.catch(() => undefined); // awaited below; this only marks it handled

@@ -56,6 +56,21 @@ describe('labvirt server, user add and login with bad input', () => {
     assert.equal(existsSync(data), false, 'no data directory was made');
   });
 
+  it('refuses bad terminal-facing options (gateway, rate limit) before starting', async () => {
+    const data = join(dir, 'never-gateway');
+    for (const [flag, value] of [
+      ['--gateway-bind', 'everywhere'],
+      ['--gateway-address', 'bad host;name'],
+      ['--gateway-ports', '80-90'],
+      ['--gateway-ports', '30000-20000'],
+      ['--terminal-rate-limit', '0'],
+      ['--terminal-rate-limit', 'lots'],
+    ] as const) {
+      refused(await cli(['server', '--data', data, flag, value]), 2, new RegExp(`${flag}: `));
+    }
+    assert.equal(existsSync(data), false, 'no data directory was made');
+  });
+
   it('refuses a bad role, user name or password, and a password not on stdin', async () => {
     const data = join(dir, 'users');
     const add = (args: string[], input = '') =>

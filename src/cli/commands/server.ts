@@ -1,6 +1,7 @@
 // `labvirt server`: the controller on embedded defaults (SQLite under ./data, 127.0.0.1:8080,
 // the local host's agent in-process). Runs until SIGINT/SIGTERM; VMs keep running after it.
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { basename, isAbsolute, relative, resolve } from 'node:path';
 import { Command } from 'commander';
 import { LabvirtError } from '../../domain/errors.js';
@@ -21,6 +22,46 @@ interface ServerFlags {
   overlayDir?: string;
   logFormat?: string;
   logLevel: string;
+  gatewayBind?: string;
+  gatewayAddress?: string;
+  gatewayPorts?: string;
+  terminalRateLimit?: string;
+}
+
+const HOST_NAME =
+  /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+/** The terminal-facing options: checked here, so a typo is one clear line at start. */
+export function parseGatewayFlags(
+  flags: Pick<ServerFlags, 'gatewayBind' | 'gatewayAddress' | 'gatewayPorts' | 'terminalRateLimit'>,
+  tr: CliContext['tr'],
+) {
+  const bad = (option: string, reason: string) =>
+    new LabvirtError('OPTION_INVALID', { option, reason });
+  if (flags.gatewayBind !== undefined && isIP(flags.gatewayBind) === 0)
+    throw bad('--gateway-bind', tr.t('give an IP address of this host, like 0.0.0.0 or 10.0.0.5'));
+  const address = flags.gatewayAddress;
+  if (address !== undefined && isIP(address) === 0 && !HOST_NAME.test(address))
+    throw bad('--gateway-address', tr.t('give a host name or an IP address terminals can reach'));
+  let ports: { from: number; to: number } | undefined;
+  if (flags.gatewayPorts !== undefined) {
+    const match = /^(\d{1,5})-(\d{1,5})$/.exec(flags.gatewayPorts);
+    const from = Number(match?.[1]);
+    const to = Number(match?.[2]);
+    if (match === null || from < 1024 || to > 65535 || from > to)
+      throw bad('--gateway-ports', tr.t('give a range like 20000-20999 (ports 1024-65535)'));
+    ports = { from, to };
+  }
+  let rate: number | undefined;
+  if (flags.terminalRateLimit !== undefined) {
+    rate = Number(flags.terminalRateLimit);
+    if (!/^\d{1,6}$/.test(flags.terminalRateLimit) || rate < 1)
+      throw bad(
+        '--terminal-rate-limit',
+        tr.t('give a whole number of requests per minute, 1 or more'),
+      );
+  }
+  return { bind: flags.gatewayBind, address, ports, rate };
 }
 
 /** How the first-admin hint names this program: "bin/labvirt" when run from the checkout. */
@@ -74,8 +115,22 @@ export function serverCommand(ctx: CliContext): Command {
     )
     .option('--log-format <FORMAT>', tr.t('text or json (default: text on a terminal, else json)'))
     .option('--log-level <LEVEL>', tr.t('fatal, error, warn, info, debug or trace'), 'info')
+    .option(
+      '--gateway-bind <ADDR>',
+      tr.t('where VMs’ displays listen for terminals (default 127.0.0.1: this machine only)'),
+    )
+    .option(
+      '--gateway-address <HOST>',
+      tr.t('the name or address terminals reach this host at (default: the one they asked)'),
+    )
+    .option('--gateway-ports <FROM-TO>', tr.t('the TCP ports VMs’ displays may use (default: any)'))
+    .option(
+      '--terminal-rate-limit <N>',
+      tr.t('requests per minute one address may make to the terminal endpoint (default 300)'),
+    )
     .action(async (flags: ServerFlags) => {
       const listen = parseListen(flags.listen);
+      const gateway = parseGatewayFlags(flags, tr);
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined))
         throw new LabvirtError('TLS_INCOMPLETE');
       const trustProxy =
@@ -117,6 +172,8 @@ export function serverCommand(ctx: CliContext): Command {
         importDirs: flags.importDir,
         isoDir: flags.isoDir,
         overlayDir: flags.overlayDir,
+        gateway,
+        terminalRateLimit: gateway.rate,
         logger: {
           level: flags.logLevel,
           ...(format === 'text' ? { stream: textLogStream((text) => io.out(text)) } : {}),
