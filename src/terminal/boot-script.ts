@@ -158,7 +158,7 @@ fetch() {
   : >"$body"
   : >"$headers"
   if [ "$fetcher" = curl ]; then
-    status=$(curl -sS -L --max-time 30 -o "$body" -D "$headers" -w '%{http_code}' "$1" 2>"$work/errors") || status=000
+    status=$(curl -sS -L --proto =http,https --proto-redir =http,https --max-time 30 -o "$body" -D "$headers" -w '%{http_code}' "$1" 2>"$work/errors") || status=000
   elif [ "$gnu_wget" = 1 ]; then
     # wget -S writes the answer's headers to stderr.
     wget -q -S -T 30 --content-on-error -O "$body" "$1" 2>"$headers"
@@ -181,18 +181,28 @@ wait_time() {
   printf '%s' "$seconds"
 }
 
-# Says why the server refused (its problem's detail, else the start of its answer).
+# Says why there is no config: no answer, or the server's problem detail (else the start
+# of its answer), without control characters.
+printable() {
+  tr -d '\\000-\\010\\013-\\037\\177'
+}
+
 explain() {
+  if [ "$status" = 000 ]; then
+    say "no answer from $base: $(printable <"$work/errors" | head -n 1 | cut -c 1-200)"
+    return 0
+  fi
   detail=
   if [ -s "$body" ]; then
-    detail=$(tr -d '\\000-\\010\\013-\\037\\177' <"$body" |
+    detail=$(printable <"$body" |
       sed -n -E 's/.*"detail" *: *"(([^"\\\\]|\\\\.)*)".*/\\1/p' | sed 's/\\\\\\(["\\\\/]\\)/\\1/g' | head -n 1)
-    [ -n "$detail" ] || detail=$(tr -d '\\000-\\010\\013-\\037\\177' <"$body" | head -n 3 | cut -c 1-300)
+    [ -n "$detail" ] || detail=$(printable <"$body" | head -n 3 | cut -c 1-300)
   fi
-  if [ "$status" = 000 ]; then
-    detail="no answer from $base ($(tr -d '\\000-\\010\\013-\\037\\177' <"$work/errors" | head -n 1 | cut -c 1-200))"
+  if [ -n "$detail" ]; then
+    say "$detail (HTTP $status)"
+  else
+    say "the server answered HTTP $status"
   fi
-  say "\${detail:-the server answered HTTP $status} (HTTP $status)"
 }
 
 # Runs the argv in $body (one argument per line) if it names an installed client.
@@ -213,7 +223,11 @@ run_args() {
   fi
   case " $installed " in
     *" $program "*) ;;
-    *) say "the server asked for a client that is not installed here: \${program:-none}"; return 1 ;;
+    *)
+      say "the server asked for a client that is not installed here: \${program:-none}"
+      sleep "$error_wait"
+      return 1
+      ;;
   esac
   "$@"
 }

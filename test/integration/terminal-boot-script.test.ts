@@ -163,6 +163,8 @@ interface Options {
   readonly clients: string;
   readonly env?: Record<string, string>;
   readonly respond?: (query: URLSearchParams, n: number) => Answer;
+  /** Sends SIGTERM once stderr matches (a script that only meets errors runs forever). */
+  readonly stopWhen?: RegExp;
   /** PATH directories before the stand-in clients' (default /usr/bin:/bin after them). */
   readonly path?: (clientsDir: string) => string;
 }
@@ -231,7 +233,10 @@ describe('terminal boot script', () => {
         },
       });
       let stderr = '';
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+        stderr += chunk;
+        if (options.stopWhen?.test(stderr)) child.kill('SIGTERM');
+      });
       const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
       const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
       clearTimeout(timer);
@@ -372,6 +377,19 @@ describe('terminal boot script', () => {
             file: [],
           },
         ]);
+      });
+
+      it('no answer: says so, retries, and cleans up when terminated', async () => {
+        const outcome = await boot(shell.argv, {
+          protocol: 'rdp',
+          first: 'none',
+          clients: 'xfreerdp',
+          env: { LABVIRT_URL: 'http://127.0.0.1:1' },
+          stopWhen: /(labvirt: no answer from http:\/\/127\.0\.0\.1:1: .+\n){2}/,
+        });
+        assert.equal(outcome.code, 143, outcome.stderr);
+        assert.deepEqual(outcome.seen, []);
+        assert.deepEqual(outcome.leftovers, [], 'the temporary directory is removed');
       });
 
       it('runs nothing the terminal has not installed, whatever the server says', async () => {
