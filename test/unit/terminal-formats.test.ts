@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import fc from 'fast-check';
 import { formatMessage, LabvirtError } from '../../src/domain/errors.js';
 import { terminalClients, type TerminalConfig } from '../../src/terminal/config.js';
 import { renderConfig, shQuote } from '../../src/terminal/formats.js';
@@ -327,6 +328,36 @@ describe('what a config may contain', () => {
       'remote-viewer',
     ]);
     assert.equal(args.body.split('\n').length, 6);
+  });
+});
+
+describe('one line per key or argument, whatever the names', () => {
+  it('holds for any terminal, lab, profile and VM name', () => {
+    // Line breaks and quotes often, any other code point too.
+    const unit = fc.oneof(
+      fc.constantFrom('\n', '\r', '\u2028', '\u2029', '\u0085', '\t', '\u0000', "'", '"', '$', '`'),
+      fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+    );
+    const name = fc.string({ maxLength: 40, unit });
+    fc.assert(
+      fc.property(name, name, name, name, (terminal, lab, profile, vm) => {
+        const named = { terminal: { name: terminal, mac: base.terminal.mac }, lab, profile, vm };
+        const count = (
+          config: TerminalConfig,
+          format: 'env' | 'vv' | 'rdp' | 'args',
+          client = 'xfreerdp',
+        ) =>
+          renderConfig({ ...config, ...named }, format, [client as 'xfreerdp']).body.split(
+            /\r?\n|\r|\u2028|\u2029/,
+          ).length;
+        assert.equal(count(vnc, 'env'), 13);
+        assert.equal(count(vnc, 'vv'), 9);
+        assert.equal(count(rdp, 'rdp'), 11);
+        assert.equal(count(rdp, 'args'), 7);
+        assert.equal(count(rdp, 'args', 'rdesktop'), 6);
+        assert.equal(count(spice, 'args', 'remote-viewer'), 6);
+      }),
+    );
   });
 });
 
