@@ -215,6 +215,15 @@ describe('labvirt lab and terminal commands over the API (SQLite)', () => {
     assert.deepEqual(JSON.parse(await ok('terminal', 'pending', '--json')), []);
   });
 
+  it('lab add (create) with --idle-minutes', async () => {
+    const added = JSON.parse(
+      await ok('lab', 'add', 'Sala C', '--idle-minutes', '20', '--json'),
+    ) as { idleMinutes: number | null };
+    assert.equal(added.idleMinutes, 20);
+    assert.match(await refused('lab', 'add', 'Sala D', '--idle-minutes', 'soon'), /idleMinutes/);
+    assert.match(await refused('lab', 'add', 'Sala D', '--idle-minutes', '0'), /idleMinutes/);
+  });
+
   it('lab start and stop: an unknown lab is refused in one line', async () => {
     for (const action of ['start', 'stop']) {
       const error = await refused('lab', action, 'Nowhere');

@@ -102,17 +102,30 @@ export function labCommand(ctx: CliContext): Command {
 
   lab.addCommand(
     apiCommand('create', tr.t('create a lab'), ctx)
+      .alias('add')
       .argument('<NAME>', tr.t('the lab’s name'))
       .option('--description <TEXT>', tr.t('what the lab is, where it is'))
       .option('--timezone <ZONE>', tr.t('the lab’s time zone, e.g. America/Mexico_City'))
+      .option(
+        '--idle-minutes <N>',
+        tr.t('shut a terminal’s VM down after N minutes with nobody connected'),
+      )
       .action(
-        async (name: string, flags: ApiFlags & { description?: string; timezone?: string }) => {
+        async (
+          name: string,
+          flags: ApiFlags & { description?: string; timezone?: string; idleMinutes?: string },
+        ) => {
+          const idle = flags.idleMinutes;
           const created = await (
             await clientFor(flags, ctx)
           ).request<LabView>('POST', '/labs', {
             name,
             ...(flags.description !== undefined ? { description: flags.description } : {}),
             ...(flags.timezone !== undefined ? { timezone: flags.timezone } : {}),
+            // A number when it is one; else as typed, for the server to say what is wrong.
+            ...(idle !== undefined
+              ? { idleMinutes: /^\d{1,9}$/.test(idle) ? Number(idle) : idle }
+              : {}),
           });
           if (flags.json) return printJson(ctx, created);
           io.out(`${tr.t('Lab {name} created.', { name: created.name })}\n`);
