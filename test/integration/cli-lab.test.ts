@@ -230,4 +230,11 @@ describe('labvirt lab and terminal commands over the API (SQLite)', () => {
       assert.match(error, /no lab "Nowhere"/);
     }
   });
+
+  it('lab stop prints how many VMs it ended; lab start on a closed lab says so', async () => {
+    assert.equal(await ok('lab', 'stop', 'Sala A'), 'Stopped 0 VMs.\n');
+    assert.deepEqual(JSON.parse(await ok('lab', 'stop', 'Sala A', '--json')), { stopped: 0 });
+    // Sala B has a terminal but no profile to run: closed.
+    assert.match(await refused('lab', 'start', 'Sala B'), /"Sala B"/);
+  });
 });
