@@ -48,6 +48,8 @@ const script = `#!/bin/sh
 #   LABVIRT_RETRY_WAIT, LABVIRT_ERROR_WAIT, LABVIRT_RECONNECT_WAIT
 #                      seconds to wait while the VM starts (5), after an error (30), and
 #                      between a client's exit and the next request (1)
+#   LABVIRT_FETCHER    curl or wget (default: curl when installed)
+#   LABVIRT_NET_DIR    where the interfaces are listed (default /sys/class/net)
 set -u
 
 LABVIRT_URL=\${LABVIRT_URL:-@BASE_URL@}

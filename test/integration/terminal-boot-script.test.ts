@@ -407,6 +407,27 @@ describe('terminal boot script', () => {
     });
   }
 
+  it('under dash with GNU wget: the refusal’s detail, then the client', async (t) => {
+    const gnu = spawnSync('wget', ['--version'], { encoding: 'utf8' });
+    if (gnu.error !== undefined || !gnu.stdout.includes('GNU Wget')) {
+      t.skip('GNU wget is not installed');
+      return;
+    }
+    const outcome = await boot(['dash'], {
+      protocol: 'vnc',
+      first: 'forbidden',
+      clients: 'vncviewer',
+      env: { LABVIRT_FETCHER: 'wget', LABVIRT_ONCE: '1' },
+    });
+    assert.equal(outcome.code, 0, outcome.stderr);
+    assert.deepEqual(formats(outcome), ['args:403', 'args:200']);
+    assert.match(outcome.stderr, /terminal "52:54:00:aa:bb:07" is disabled: .* \(HTTP 403\)/);
+    assert.deepEqual(
+      outcome.runs.map((run) => [run.program, run.args, run.vncPassword]),
+      [['vncviewer', ['-FullScreen', '127.0.0.1::40002'], 'tk1']],
+    );
+  });
+
   describe('under busybox sh with busybox wget only', () => {
     const onlyBusybox = (clients: string) => `${busyboxDir}:${clients}`;
 
