@@ -110,10 +110,15 @@ describe('labvirt lab and terminal commands over the API (SQLite)', () => {
     assert.ok(['open', 'closed'].includes(set.now.state));
     const text = await ok('lab', 'timetable', 'Sala A');
     assert.match(text, /^Outside the timetable: +closed$/m);
-    assert.match(
-      text,
-      /^Now: +(open, with profile (Windows|Linux)|closed \(outside the timetable\))/m,
-    );
+    // The next boundary on the lab's clock (UTC here, so it reads as the API's instant).
+    const now = (await timetable()).now as { until?: string; opensAt?: string };
+    const next = (now.until ?? now.opensAt ?? '').slice(0, 16).replace('T', ' ');
+    const line =
+      /^Now: +(open, with profile (Windows|Linux), until|closed \(outside the timetable\), opens at) (mon|tue|wed|thu|fri|sat|sun) (.*)$/m.exec(
+        text,
+      );
+    assert.ok(line, text);
+    assert.equal(line[4], next);
     assert.match(text, /^mon,tue,wed,thu,fri +08:00 +10:00 +Windows$/m);
     assert.match(text, /^sat +09:00 +24:00 +Linux$/m);
 

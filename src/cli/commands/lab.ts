@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { apiCommand, clientFor, printJson, segment, type ApiFlags } from '../api-command.js';
 import type { CliContext } from '../context.js';
 import { formatFields, formatTable, sanitize } from '../table.js';
+import { dayNames, formatTime, localTime } from '../../domain/timetable.js';
 import type { LabView } from '../../controller/services/labs.js';
 import type { TimetableView } from '../../controller/services/lab-timetable.js';
 import type { LabStartResult, LabStopResult } from '../../controller/services/terminal-vms.js';
@@ -46,6 +47,17 @@ function outsideText(ctx: CliContext, outside: 'default' | 'closed'): string {
   return outside === 'closed' ? ctx.tr.t('closed') : ctx.tr.t('the default profile');
 }
 
+/** An instant as the lab's wall clock shows it ("mon 2026-11-30 08:00"), else as given. */
+function labClock(iso: string, timezone: string): string {
+  try {
+    const local = localTime(new Date(iso), timezone);
+    const date = new Date(local.day * 86_400_000).toISOString().slice(0, 10);
+    return `${dayNames[local.weekday] ?? ''} ${date} ${formatTime(local.minute)}`;
+  } catch {
+    return iso;
+  }
+}
+
 /** The timetable, then what applies now. */
 export function timetableText(ctx: CliContext, view: TimetableView): string {
   const { tr } = ctx;
@@ -63,13 +75,13 @@ export function timetableText(ctx: CliContext, view: TimetableView): string {
         ? tr.t('open, with profile {profile}', { profile: now.profile })
         : tr.t('open, with profile {profile}, until {until}', {
             profile: now.profile,
-            until: now.until,
+            until: labClock(now.until, view.timezone),
           })
       : now.opensAt === null
         ? tr.t('closed ({reason})', { reason: now.reason })
         : tr.t('closed ({reason}), opens at {opensAt}', {
             reason: now.reason,
-            opensAt: now.opensAt,
+            opensAt: labClock(now.opensAt, view.timezone),
           });
   return (
     formatFields([
