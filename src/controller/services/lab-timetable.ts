@@ -18,7 +18,7 @@ import {
 } from '../../domain/timetable.js';
 import type { Database, Lab, OutsideSlots, Profile } from '../../db/schema.js';
 import { audit, type Actor } from './audit.js';
-import { findLab, showLab, type LabView } from './labs.js';
+import { findLab, lockLab, showLab, type LabView } from './labs.js';
 import { findProfile } from './profiles.js';
 
 /** A slot with its profile's id and name. */
@@ -157,22 +157,24 @@ export async function setTimetable(
   input: { readonly slots: readonly string[]; readonly outside?: OutsideSlots },
   now: Date,
 ): Promise<TimetableView> {
-  const lab = await findLab(db, ref);
-  const available = await labProfiles(db, lab);
-  const slots = input.slots.map((text) => {
-    const parsed = parseSlot(text);
-    const profile = available.find((p) => p.id === parsed.profile || p.name === parsed.profile);
-    if (profile === undefined)
-      throw new LabvirtError(
-        'PROFILE_NOT_IN_LAB',
-        { profile: parsed.profile, lab: lab.name },
-        { field: 'slots' },
-      );
-    return { ...parsed, profileId: profile.id, profile: profile.name };
-  });
-  checkOverlaps(slots, (slot) => formatSlot(slot, slot.profile));
-  const texts = sortSlots(slots).map((slot) => formatSlot(slot, slot.profile));
+  const { id } = await findLab(db, ref);
+  const parsed = input.slots.map((text) => parseSlot(text));
   await db.transaction().execute(async (tx) => {
+    // Checked against the lab's profiles under its lock: a concurrent set-profiles waits.
+    const lab = await lockLab(tx, id);
+    const available = await labProfiles(tx, lab);
+    const slots = parsed.map((slot) => {
+      const profile = available.find((p) => p.id === slot.profile || p.name === slot.profile);
+      if (profile === undefined)
+        throw new LabvirtError(
+          'PROFILE_NOT_IN_LAB',
+          { profile: slot.profile, lab: lab.name },
+          { field: 'slots' },
+        );
+      return { ...slot, profileId: profile.id, profile: profile.name };
+    });
+    checkOverlaps(slots, (slot) => formatSlot(slot, slot.profile));
+    const texts = sortSlots(slots).map((slot) => formatSlot(slot, slot.profile));
     await tx.deleteFrom('lab_slots').where('lab_id', '=', lab.id).execute();
     if (slots.length > 0)
       await tx
@@ -208,7 +210,7 @@ export async function setTimetable(
       now,
     );
   });
-  return showTimetable(db, lab.id, now);
+  return showTimetable(db, id, now);
 }
 
 /**
@@ -223,7 +225,7 @@ export async function setLabProfiles(
   input: { readonly profiles: readonly string[]; readonly default?: string | null },
   now: Date,
 ): Promise<LabView> {
-  const lab = await findLab(db, ref);
+  const { id } = await findLab(db, ref);
   const chosen = new Map<string, Profile>();
   for (const name of input.profiles) {
     const profile = await findProfile(db, name).catch((error: unknown) => {
@@ -234,33 +236,35 @@ export async function setLabProfiles(
     chosen.set(profile.id, profile);
   }
   const listed = [...chosen.values()];
-  let defaultId: string | null;
-  if (input.default === undefined)
-    defaultId =
-      lab.default_profile_id !== null && chosen.has(lab.default_profile_id)
-        ? lab.default_profile_id
-        : null;
-  else if (input.default === null) defaultId = null;
-  else {
-    const wanted = input.default;
-    const profile = listed.find((p) => p.id === wanted || p.name === wanted);
-    if (profile === undefined)
-      throw new LabvirtError(
-        'PROFILE_NOT_IN_LAB',
-        { profile: wanted, lab: lab.name },
-        { field: 'default' },
-      );
-    defaultId = profile.id;
-  }
-  const timetable = await timetableOf(db, lab);
-  const dropped = timetable.slots.find((slot) => !chosen.has(slot.profileId));
-  if (dropped !== undefined)
-    throw new LabvirtError(
-      'PROFILE_IN_TIMETABLE',
-      { profile: dropped.profile, lab: lab.name },
-      { field: 'profiles' },
-    );
   await db.transaction().execute(async (tx) => {
+    // Under the lab's lock: a concurrent timetable change waits, and is checked after.
+    const lab = await lockLab(tx, id);
+    let defaultId: string | null;
+    if (input.default === undefined)
+      defaultId =
+        lab.default_profile_id !== null && chosen.has(lab.default_profile_id)
+          ? lab.default_profile_id
+          : null;
+    else if (input.default === null) defaultId = null;
+    else {
+      const wanted = input.default;
+      const profile = listed.find((p) => p.id === wanted || p.name === wanted);
+      if (profile === undefined)
+        throw new LabvirtError(
+          'PROFILE_NOT_IN_LAB',
+          { profile: wanted, lab: lab.name },
+          { field: 'default' },
+        );
+      defaultId = profile.id;
+    }
+    const timetable = await timetableOf(tx, lab);
+    const dropped = timetable.slots.find((slot) => !chosen.has(slot.profileId));
+    if (dropped !== undefined)
+      throw new LabvirtError(
+        'PROFILE_IN_TIMETABLE',
+        { profile: dropped.profile, lab: lab.name },
+        { field: 'profiles' },
+      );
     await tx.deleteFrom('lab_profiles').where('lab_id', '=', lab.id).execute();
     if (listed.length > 0)
       await tx
@@ -287,5 +291,5 @@ export async function setLabProfiles(
       now,
     );
   });
-  return showLab(db, lab.id);
+  return showLab(db, id);
 }

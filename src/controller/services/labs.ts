@@ -1,6 +1,6 @@
 // Labs: groups of terminals, with the profiles they may use.
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { PostgresAdapter, type Kysely, type Transaction } from 'kysely';
 import { LabvirtError } from '../../domain/errors.js';
 import type { Database, Lab, OutsideSlots } from '../../db/schema.js';
 import { audit, type Actor } from './audit.js';
@@ -48,6 +48,18 @@ export async function findLab(db: Kysely<Database>, ref: string, field?: string)
     .executeTakeFirst();
   if (lab === undefined)
     throw new LabvirtError('LAB_NOT_FOUND', { lab: ref }, field === undefined ? {} : { field });
+  return lab;
+}
+
+/**
+ * Serializes the changes to one lab's settings (profiles, timetable): PostgreSQL locks the
+ * lab row until the transaction ends; SQLite transactions are serialized already.
+ */
+export async function lockLab(tx: Transaction<Database>, id: string): Promise<Lab> {
+  const query = tx.selectFrom('labs').selectAll().where('id', '=', id);
+  const postgres = tx.getExecutor().adapter instanceof PostgresAdapter;
+  const lab = await (postgres ? query.forUpdate() : query).executeTakeFirst();
+  if (lab === undefined) throw new LabvirtError('LAB_NOT_FOUND', { lab: id });
   return lab;
 }
 
