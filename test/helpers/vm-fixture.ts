@@ -226,10 +226,15 @@ export async function serial(f: VmFixture, id: string): Promise<string> {
 
 /** The boot count the guest printed on the VM's serial console, once it has. */
 export async function bootCount(f: VmFixture, id: string): Promise<number> {
-  const boots = await waitFor(`a boot line of ${id}`, async () => {
-    const found = bootsInLog(await serial(f, id));
-    return found.length > 0 ? found : undefined;
-  });
+  // Generous: on two cores shared with other suites' VMs a boot can take a while.
+  const boots = await waitFor(
+    `a boot line of ${id}`,
+    async () => {
+      const found = bootsInLog(await serial(f, id));
+      return found.length > 0 ? found : undefined;
+    },
+    60_000,
+  );
   assert.equal(boots.length, 1, `one boot line: ${boots.join(',')}`);
   return Number(boots[0]);
 }

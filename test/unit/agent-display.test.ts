@@ -1,6 +1,8 @@
-// The pure parts of the agent's display (ports, tickets, QMP calls, who is connected), and
-// the gateway's relay against a local Unix socket server (no QEMU).
+// The pure parts of the agent's display (ports, tickets, QMP calls, who is connected), the
+// gateway's relay against a local Unix socket server, and VmDisplay's tickets and client
+// list against a fake QMP connection (no QEMU).
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,8 +21,11 @@ import {
   type GatewayView,
 } from '../../src/agent/display-plan.js';
 import { DisplayGateway } from '../../src/agent/gateway.js';
+import type { AgentDisplaySpec } from '../../src/agent/host-agent.js';
+import { SPICE_CHANNELS_GRACE_MS, VmDisplay } from '../../src/agent/vm-display.js';
+import type { QmpConnection } from '../../src/qemu/process/qmp-connection.js';
 import { connectTcp } from '../helpers/display-clients.js';
-import { waitFor } from '../helpers/env.js';
+import { delay, waitFor } from '../helpers/env.js';
 
 const sockets = { vnc: '/run/v/vnc.sock', spice: '/run/v/spice.sock' };
 
@@ -177,6 +182,142 @@ describe('DisplayGateway', () => {
       );
     } finally {
       await gateway.close();
+    }
+  });
+});
+
+/** A QMP connection that records commands and lets the test emit events. */
+function fakeQmp(replies: Record<string, unknown> = {}) {
+  const events = new EventEmitter();
+  const calls: { command: string; args: Record<string, unknown> | undefined }[] = [];
+  const qmp: QmpConnection = {
+    execute: async <T>(command: string, args?: Record<string, unknown>) => {
+      calls.push({ command, args });
+      return (replies[command] ?? {}) as T;
+    },
+    on: (event: string, listener: (...args: never[]) => void) =>
+      events.on(event, listener as (...args: unknown[]) => void),
+    close: () => undefined,
+    closed: false,
+  };
+  const emit = (event: string, atMs: number, data: Record<string, unknown> = {}) =>
+    events.emit('event', {
+      event,
+      data,
+      timestamp: { seconds: Math.floor(atMs / 1000), microseconds: (atMs % 1000) * 1000 },
+    });
+  return { qmp, calls, emit };
+}
+
+const passwords = (calls: { command: string; args: Record<string, unknown> | undefined }[]) =>
+  calls.filter((c) => c.command === 'set_password').map((c) => c.args?.['password']);
+
+describe('VmDisplay tickets', () => {
+  const bytes = (size: number) => new Uint8Array(size).fill(1); // every ticket 'BBBB...'
+  const record = (display: AgentDisplaySpec) => ({
+    gateway: {
+      record: { display, port: 0, hostPort: display.protocol === 'rdp' ? 1 : undefined },
+      sockets: { vnc: '/nonexistent/vnc.sock', spice: '/nonexistent/spice.sock' },
+      bind: '127.0.0.1',
+    },
+  });
+
+  it('burns a VNC ticket when a client authenticates after it was set, not before', async () => {
+    let now = 1_000_000;
+    const { qmp, calls, emit } = fakeQmp();
+    const display = await VmDisplay.open({
+      qmp,
+      ...record({ protocol: 'vnc', ticketed: true }),
+      now: () => new Date(now),
+      random: bytes,
+    });
+    try {
+      assert.equal(await display.ticket(30), 'BBBBBBBB');
+      assert.deepEqual(
+        calls.map((c) => c.command),
+        ['set_password', 'expire_password'],
+      );
+      emit('VNC_INITIALIZED', now - 1); // an earlier client, with an older password
+      emit('VNC_CONNECTED', now + 5); // connected, not yet authenticated
+      await delay(10);
+      assert.equal(calls.length, 2, 'nothing burnt');
+      emit('VNC_INITIALIZED', now + 10);
+      await waitFor('the burn', () => (calls.length === 4 ? true : undefined));
+      assert.deepEqual(calls.slice(2), [
+        { command: 'set_password', args: { protocol: 'vnc', password: 'BBBBBBBB' } },
+        { command: 'expire_password', args: { protocol: 'vnc', time: 'now' } },
+      ]);
+      // Burnt once: a later authentication (without a new ticket) changes nothing.
+      emit('VNC_INITIALIZED', now + 20);
+      await delay(10);
+      assert.equal(calls.length, 4);
+      now += 1_000;
+      await display.ticket(30);
+      assert.equal(calls.length, 6);
+    } finally {
+      await display.close();
+    }
+  });
+
+  it('burns a SPICE ticket only after the main channel, past the channels grace', async () => {
+    const now = 2_000_000;
+    const { qmp, calls, emit } = fakeQmp();
+    const display = await VmDisplay.open({
+      qmp,
+      ...record({ protocol: 'spice', ticketed: true }),
+      now: () => new Date(now),
+      random: bytes,
+    });
+    try {
+      assert.equal((await display.ticket(60))?.length, 24);
+      emit('SPICE_INITIALIZED', now + 1, { client: { 'channel-type': 3 } });
+      emit('SPICE_INITIALIZED', now + 1, { client: { 'channel-type': 1 } });
+      await delay(SPICE_CHANNELS_GRACE_MS - 1_000);
+      assert.equal(passwords(calls).length, 1, 'not burnt within the grace');
+      await waitFor('the burn', () => (passwords(calls).length === 2 ? true : undefined), 3_000);
+      assert.deepEqual(calls.at(-1), {
+        command: 'expire_password',
+        args: { protocol: 'spice', time: 'now' },
+      });
+    } finally {
+      await display.close();
+    }
+  });
+
+  it('gives no ticket to rdp or an unticketed display, and never sets a password', async () => {
+    for (const display of [
+      { protocol: 'rdp', ticketed: false },
+      { protocol: 'vnc', ticketed: false },
+      { protocol: 'spice', ticketed: false },
+    ] as const) {
+      const { qmp, calls } = fakeQmp();
+      const vm = await VmDisplay.open({ qmp, ...record(display) });
+      assert.equal(await vm.ticket(60), undefined);
+      assert.deepEqual(passwords(calls), []);
+      await vm.close();
+    }
+  });
+
+  it("lists QEMU's own clients (asked at most once a second) after the gateway's", async () => {
+    const { qmp, calls } = fakeQmp({
+      'query-vnc': { clients: [{ family: 'unix' }] },
+      'query-spice': { channels: [{ 'connection-id': 7 }, { 'connection-id': 7 }] },
+    });
+    const display = await VmDisplay.open({
+      qmp,
+      ...record({ protocol: 'spice', ticketed: true }),
+      now: () => new Date('2026-01-01T00:00:00.000Z'),
+    });
+    try {
+      const first = await display.connections();
+      assert.deepEqual(first, [
+        { peer: 'unix:vnc', since: '2026-01-01T00:00:00.000Z' },
+        { peer: 'unix:spice', since: '2026-01-01T00:00:00.000Z' },
+      ]);
+      await display.connections();
+      assert.equal(calls.filter((c) => c.command === 'query-vnc').length, 1, 'cached');
+    } finally {
+      await display.close();
     }
   });
 });
