@@ -10,7 +10,7 @@
 // runs in a child process of its own, so the load generator does not share its thread.
 //
 // Run: npm run build && node dist/bench/terminal-config.js [--quick] [--seconds N]
-//      [--postgres URL]   (PostgreSQL too when a URL or LABVIRT_TEST_DATABASE_URL is given)
+//      [--connections N] [--postgres URL]   (PostgreSQL too when a URL or LABVIRT_TEST_DATABASE_URL is given)
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -31,7 +31,6 @@ import {
 } from '../test/helpers/terminal-load.js';
 
 const TERMINALS = 500;
-const CONNECTIONS = 200;
 const TARGET_P99_MS = 20;
 const TARGET_SHARE = 0.5;
 
@@ -49,6 +48,9 @@ function option(name: string): string | undefined {
   const index = process.argv.indexOf(name);
   return index === -1 ? undefined : process.argv[index + 1];
 }
+
+/** Concurrent connections: 200 (issue 5), or --connections N. */
+const CONNECTIONS = Number(option('--connections') ?? 200);
 
 // ---- The servers, each in a child process ------------------------------------------
 
@@ -185,7 +187,13 @@ async function load(label: string, port: number, seconds: number): Promise<Measu
   instance.on('response', (_client, status, _bytes, responseTime) => {
     if (status >= 200 && status < 300) times.push(responseTime);
   });
+  const errorKinds = new Map<string, number>();
+  instance.on('reqError', (error: Error) => {
+    const kind = 'code' in error ? String(error.code) : error.message;
+    errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + 1);
+  });
   const result = await done;
+  if (errorKinds.size > 0) console.error(`${label}: errors`, Object.fromEntries(errorKinds));
   times.sort((a, b) => a - b);
   const at = (share: number) => times[Math.min(times.length - 1, Math.floor(share * times.length))];
   return {
@@ -195,7 +203,7 @@ async function load(label: string, port: number, seconds: number): Promise<Measu
     p50: at(0.5) ?? Number.NaN,
     p99: at(0.99) ?? Number.NaN,
     non2xx: result.non2xx,
-    errors: result.errors + result.timeouts,
+    errors: result.errors, // timeouts included
   };
 }
 
