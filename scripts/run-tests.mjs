@@ -56,7 +56,8 @@ for (const [batch, concurrency] of [
   if (batch.length === 0) continue;
   const result = spawnSync(
     process.execPath,
-    ['--test', `--test-concurrency=${concurrency}`, ...batch],
+    // A test that hangs fails after 10 minutes instead of holding CI until its limit.
+    ['--test', `--test-concurrency=${concurrency}`, '--test-timeout=600000', ...batch],
     { stdio: 'inherit', env },
   );
   if (result.status !== 0) status = result.status ?? 1;

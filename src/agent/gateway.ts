@@ -1,3 +1,4 @@
+import { LabvirtError } from '../domain/errors.js';
 // The agent's gateway for one VM: a TCP listener on the host relaying each connection,
 // byte for byte, to the VM's display socket (vnc, spice) or to the loopback port QEMU
 // forwards to the guest (rdp). It knows who is connected, which is how the agent reports
@@ -43,7 +44,11 @@ export class DisplayGateway {
       if (gateway === undefined) client.destroy();
       else gateway.#relay(client, options.target, now);
     });
-    let lastError: unknown = new Error('no port to try');
+    // Every port taken (or none to try): said as what it is, with where it looked.
+    let lastError: unknown = new LabvirtError('GATEWAY_NO_PORT', {
+      bind: options.bind,
+      ports: portsText(options.ports),
+    });
     for (const port of options.ports) {
       try {
         await listen(server, options.bind, port);
@@ -54,7 +59,11 @@ export class DisplayGateway {
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (code !== 'EADDRINUSE' && code !== 'EACCES') throw error;
-        lastError = error;
+        lastError = new LabvirtError(
+          'GATEWAY_NO_PORT',
+          { bind: options.bind, ports: portsText(options.ports) },
+          { cause: error },
+        );
       }
     }
     throw lastError;
@@ -131,4 +140,10 @@ export async function freeLoopbackPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   if (address === null || typeof address === 'string') throw new Error('not a TCP server');
   return address.port;
+}
+
+function portsText(ports: readonly number[]): string {
+  if (ports.length === 0) return 'none';
+  if (ports.length === 1) return ports[0] === 0 ? 'any free port' : String(ports[0]);
+  return `${ports[0]}-${ports[ports.length - 1]}`;
 }

@@ -186,7 +186,7 @@ export class LocalAgent implements HostAgent {
     const { accel } = chooseAccel('auto', await probeKvm());
     const display = spec.display;
     if (display?.protocol === 'rdp' && spec.net === 'none') {
-      throw new Error('an rdp display needs user networking');
+      throw new LabvirtError('DISPLAY_NEEDS_NETWORK', { name: spec.name });
     }
     const remoteDisplay: DisplayLaunch | undefined =
       display === undefined || display.protocol === 'rdp'

@@ -348,6 +348,15 @@ const catalogue = {
     message:
       "the VM for this terminal failed to start; it is tried again in {seconds} seconds (the server's log says why)",
   },
+  GATEWAY_NO_PORT: {
+    status: 503,
+    message:
+      "no free port for a VM's display on {bind} ({ports}): widen the server's --gateway-ports",
+  },
+  DISPLAY_NEEDS_NETWORK: {
+    status: 400,
+    message: 'VM {name} shows its display over RDP, which needs a network: give it one',
+  },
   VM_NO_DISPLAY: {
     status: 503,
     message: 'VM {name} has no display for terminals on its host (its gateway is not open)',

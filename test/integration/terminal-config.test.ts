@@ -234,6 +234,7 @@ for (const dialect of dialects) {
           method: 'POST',
           url: `/api/v1/labs/${f.labs.mine.name}/stop`,
           as: f.users.operator,
+          payload: {},
         }),
         200,
       );
@@ -244,6 +245,7 @@ for (const dialect of dialects) {
           method: 'POST',
           url: `/api/v1/labs/${f.labs.mine.name}/start`,
           as: f.users.operator,
+          payload: {},
         }),
         200,
       );

@@ -9,7 +9,7 @@ import type { Database, Lab, Profile, Terminal, Vm } from '../../db/schema.js';
 import type { TerminalConfig } from '../../terminal/config.js';
 import { audit, type Actor } from './audit.js';
 import { findLab } from './labs.js';
-import { labNow } from './lab-now.js';
+import { LabNowCache } from './lab-now.js';
 import { identifyTerminal, type TerminalRequest } from './terminal-identity.js';
 import { ACTIVE_STATES, system, type VmService } from './vms.js';
 
@@ -55,6 +55,7 @@ export class TerminalVmService {
   readonly #background = new Set<Promise<unknown>>();
   /** Terminals whose last start failed, and when. */
   readonly #failedAt = new Map<string, number>();
+  readonly #labs: LabNowCache;
 
   constructor(
     vms: VmService,
@@ -64,6 +65,7 @@ export class TerminalVmService {
     this.#vms = vms;
     this.#now = now;
     this.#log = log;
+    this.#labs = new LabNowCache(vms.db);
   }
 
   get #db(): Kysely<Database> {
@@ -80,8 +82,7 @@ export class TerminalVmService {
     const terminal = await identifyTerminal(this.#db, request);
     if (terminal.enabled === 0) throw new LabvirtError('TERMINAL_DISABLED', { mac: terminal.mac });
     if (terminal.lab_id === null) throw new LabvirtError('TERMINAL_PENDING', { mac: terminal.mac });
-    const lab = await findLab(this.#db, terminal.lab_id);
-    const profile = await this.#profileNow(lab, request.now);
+    const { lab, profile } = await this.#labs.get(terminal.lab_id, request.now);
     const vm = await this.#activeVmOf(terminal.id);
     if (vm === undefined) {
       this.#checkBackoff(terminal, request.now);
@@ -97,13 +98,17 @@ export class TerminalVmService {
       this.#track(this.#replace(vm, terminal, 'timetable'));
       return { status: 'starting', retryAfter: STARTING_RETRY_SECONDS };
     }
-    return { status: 'ready', config: await this.#configOf(terminal, lab, vm, live, request) };
+    const served = vm.profile_id === profile.id ? profile.name : await this.#profileName(vm);
+    return {
+      status: 'ready',
+      config: await this.#configOf(terminal, lab, served, vm, live, request),
+    };
   }
 
   /** Pre-starts a VM for every enrolled, enabled terminal of the lab that has none. */
   async startLab(labRef: string, actor: Actor): Promise<LabStartResult> {
     const lab = await findLab(this.#db, labRef);
-    const profile = await this.#profileNow(lab, this.#now());
+    const { profile } = await this.#labs.get(lab.id, this.#now());
     const terminals = await this.#db
       .selectFrom('terminals')
       .selectAll()
@@ -116,10 +121,10 @@ export class TerminalVmService {
     const failed: { terminal: string; reason: string }[] = [];
     await inBatches(terminals, LAB_START_CONCURRENCY, async (terminal) => {
       try {
-        const launched = await this.#start(terminal, profile, actor);
-        if (launched === undefined) running++;
+        const start = await this.#start(terminal, profile, actor);
+        if (start === undefined) running++;
         else {
-          await launched;
+          await start.launched;
           started++;
         }
       } catch (error) {
@@ -216,22 +221,18 @@ export class TerminalVmService {
     return { idle, replaced };
   }
 
-  async #profileNow(lab: Lab, now: Date): Promise<Profile> {
-    const state = await labNow(this.#db, lab, now);
-    if (state.state === 'closed') {
-      const opens = state.opensAt === null ? '' : `; it opens at ${state.opensAt.toISOString()}`;
-      throw new LabvirtError('LAB_CLOSED', { lab: lab.name, reason: `${state.reason}${opens}` });
-    }
-    return this.#db
+  async #profileName(vm: Vm): Promise<string> {
+    const row = await this.#db
       .selectFrom('profiles')
-      .selectAll()
-      .where('id', '=', state.profileId)
-      .executeTakeFirstOrThrow();
+      .select('name')
+      .where('id', '=', vm.profile_id ?? '')
+      .executeTakeFirst();
+    return row?.name ?? '';
   }
 
   async #profileOrClosed(labId: string, now: Date): Promise<Profile | 'closed'> {
     try {
-      return await this.#profileNow(await findLab(this.#db, labId), now);
+      return (await this.#labs.get(labId, now)).profile;
     } catch (error) {
       if (error instanceof LabvirtError && error.code === 'LAB_CLOSED') return 'closed';
       throw error;
@@ -265,13 +266,14 @@ export class TerminalVmService {
 
   /**
    * Starts the terminal's VM unless it has one (decided in the insert's transaction, so
-   * two requests at once start one VM); the promise it returns settles when the VM runs.
+   * two requests at once start one VM). Resolves once the row is in, with `launched`,
+   * which settles when the VM runs (wrapped: an async function would adopt it and wait).
    */
   async #start(
     terminal: Terminal,
     profile: Profile,
     actor: Actor,
-  ): Promise<Promise<void> | undefined> {
+  ): Promise<{ launched: Promise<void> } | undefined> {
     let result;
     try {
       result = await this.#vms.startClientRow(profile.id, actor, {
@@ -301,16 +303,16 @@ export class TerminalVmService {
       },
     );
     this.#track(launched);
-    return launched;
+    return { launched };
   }
 
   /** Ends the VM and, unless the lab is closed now, starts one of the profile of now. */
   async #replace(vm: Vm, terminal: Terminal, why: string, closed = false): Promise<void> {
     await this.#stopQuietly(vm, why);
     if (closed || terminal.lab_id === null || terminal.enabled === 0) return;
-    const profile = await this.#profileNow(await findLab(this.#db, terminal.lab_id), this.#now());
-    const launched = await this.#start(terminal, profile, system);
-    await launched;
+    const { profile } = await this.#labs.get(terminal.lab_id, this.#now());
+    const start = await this.#start(terminal, profile, system);
+    await start?.launched;
   }
 
   async #endIdle(vm: Vm, idleMs: number): Promise<void> {
@@ -345,6 +347,7 @@ export class TerminalVmService {
   async #configOf(
     terminal: Terminal,
     lab: Lab,
+    profile: string,
     vm: Vm,
     live: AgentVm,
     request: ConfigRequest,
@@ -354,15 +357,10 @@ export class TerminalVmService {
     const report = await agent.report();
     const ticket = (await agent.ticket(vm.name, TICKET_TTL_SECONDS)) ?? null;
     const expires = new Date(request.now.getTime() + TICKET_TTL_SECONDS * 1000);
-    const profile = await this.#db
-      .selectFrom('profiles')
-      .select('name')
-      .where('id', '=', vm.profile_id ?? '')
-      .executeTakeFirst();
     return {
       terminal: { name: terminal.name, mac: terminal.mac },
       lab: lab.name,
-      profile: profile?.name ?? '',
+      profile,
       vm: vm.name,
       protocol: live.display.protocol,
       host: report.gatewayAddress ?? request.requestHost,
