@@ -1,34 +1,12 @@
-// What a lab runs at an instant: its timetable (from the database) evaluated in its time
-// zone by the pure src/domain/timetable.ts, and the profile that applies. The terminal
+// What a lab runs at an instant (its timetable evaluated in its time zone, see
+// lab-timetable.ts) and the profile that applies. The terminal
 // endpoint asks this for every request, so LabNowCache keeps the answer per lab for a
 // moment (and never past the timetable's next boundary): a change to a lab applies to
 // terminals within that moment.
 import type { Kysely } from 'kysely';
 import { LabvirtError } from '../../domain/errors.js';
-import { labAt, type LabState } from '../../domain/timetable.js';
 import type { Database, Lab, Profile } from '../../db/schema.js';
-
-export async function labNow(db: Kysely<Database>, lab: Lab, now: Date): Promise<LabState> {
-  const slots = await db
-    .selectFrom('lab_slots')
-    .select(['days', 'start_minute', 'end_minute', 'profile_id'])
-    .where('lab_id', '=', lab.id)
-    .execute();
-  return labAt(
-    {
-      slots: slots.map((slot) => ({
-        days: slot.days,
-        startMinute: slot.start_minute,
-        endMinute: slot.end_minute,
-        profileId: slot.profile_id,
-      })),
-      outside: lab.outside_slots,
-      defaultProfileId: lab.default_profile_id,
-      timezone: lab.timezone,
-    },
-    now,
-  );
-}
+import { labStateAt } from './lab-timetable.js';
 
 export interface LabOpen {
   readonly lab: Lab;
@@ -72,7 +50,7 @@ export class LabNowCache {
       .where('id', '=', labId)
       .executeTakeFirst();
     if (lab === undefined) throw new LabvirtError('LAB_NOT_FOUND', { lab: labId });
-    const state = await labNow(this.#db, lab, now);
+    const state = await labStateAt(this.#db, lab, now);
     const boundary = state.state === 'open' ? state.until : state.opensAt;
     const entry = this.#entries.get(labId);
     if (entry !== undefined && boundary !== null)

@@ -5,10 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { LabvirtError } from '../../domain/errors.js';
-import { formatAddress, labForAddress, parseAddress } from '../../domain/subnets.js';
+import { formatAddress, parseAddress } from '../../domain/subnets.js';
 import type { Database, Terminal } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { audit } from './audit.js';
+import { labForTerminalAddress } from './lab-subnets.js';
 
 /** Unknown MACs kept for enrolment at most: beyond, a flood of made-up MACs stores nothing. */
 export const MAX_PENDING_TERMINALS = 1000;
@@ -77,8 +78,7 @@ async function enrolBySubnet(
   source: string,
   now: Date,
 ): Promise<Terminal | undefined> {
-  const rules = await db.selectFrom('lab_subnets').select(['cidr', 'lab_id']).execute();
-  const labId = labForAddress(rules, source)?.lab_id;
+  const labId = (await labForTerminalAddress(db, source))?.id;
   if (labId === undefined) return undefined;
   const id = randomUUID();
   try {
