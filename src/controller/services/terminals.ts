@@ -118,9 +118,10 @@ export async function addTerminal(
       );
     });
   } catch (error) {
-    if (isUniqueViolation(error))
-      throw new LabvirtError('TERMINAL_EXISTS', { mac }, { field: 'mac' });
-    throw error;
+    if (!isUniqueViolation(error)) throw error;
+    // The MAC, or (added at the same moment by someone else) the registered address.
+    if (ip !== null) await assertIpFree(db, ip, id);
+    throw new LabvirtError('TERMINAL_EXISTS', { mac }, { field: 'mac' });
   }
   return showTerminal(db, id);
 }
@@ -161,31 +162,39 @@ export async function updateTerminal(
         : (await findLab(db, changes.lab, 'lab')).id;
   const ip =
     changes.ip === undefined || changes.ip === null ? changes.ip : normalizeAddress(changes.ip);
-  await db.transaction().execute(async (tx) => {
-    if (typeof ip === 'string') await assertIpFree(tx, ip, terminal.id);
-    await tx
-      .updateTable('terminals')
-      .set({
-        ...(labId !== undefined ? { lab_id: labId } : {}),
-        ...(ip !== undefined ? { ip } : {}),
-        ...(changes.name !== undefined ? { name: changes.name } : {}),
-        ...(changes.enabled !== undefined ? { enabled: changes.enabled ? 1 : 0 } : {}),
-        updated_at: now.toISOString(),
-      })
-      .where('id', '=', terminal.id)
-      .execute();
-    await audit(
-      tx,
-      actor,
-      {
-        action: 'terminal.update',
-        targetType: 'terminal',
-        targetId: terminal.id,
-        details: { ...changes, ...(ip !== undefined ? { ip } : {}) },
-      },
-      now,
-    );
-  });
+  await db
+    .transaction()
+    .execute(async (tx) => {
+      if (typeof ip === 'string') await assertIpFree(tx, ip, terminal.id);
+      await tx
+        .updateTable('terminals')
+        .set({
+          ...(labId !== undefined ? { lab_id: labId } : {}),
+          ...(ip !== undefined ? { ip } : {}),
+          ...(changes.name !== undefined ? { name: changes.name } : {}),
+          ...(changes.enabled !== undefined ? { enabled: changes.enabled ? 1 : 0 } : {}),
+          updated_at: now.toISOString(),
+        })
+        .where('id', '=', terminal.id)
+        .execute();
+      await audit(
+        tx,
+        actor,
+        {
+          action: 'terminal.update',
+          targetType: 'terminal',
+          targetId: terminal.id,
+          details: { ...changes, ...(ip !== undefined ? { ip } : {}) },
+        },
+        now,
+      );
+    })
+    .catch(async (error: unknown) => {
+      // Another terminal took the address at the same moment (the unique index saw it).
+      if (isUniqueViolation(error) && typeof ip === 'string')
+        await assertIpFree(db, ip, terminal.id);
+      throw error;
+    });
   return showTerminal(db, terminal.id);
 }
 

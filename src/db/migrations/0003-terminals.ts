@@ -46,7 +46,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   // The address a terminal last asked from (terminals.ip is the one it is registered by).
   await db.schema.alterTable('terminals').addColumn('last_ip', 'text').execute();
-  await db.schema.createIndex('terminals_ip_idx').on('terminals').column('ip').execute();
+  // Unique (NULLs apart, on both dialects): a terminal asking without a MAC is found by it.
+  await db.schema.createIndex('terminals_ip_key').unique().on('terminals').column('ip').execute();
 
   // Since when a VM has had no connected terminal (null while one is connected).
   await db.schema.alterTable('vms').addColumn('idle_since', 'text').execute();
@@ -56,7 +57,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 export async function down(db: Kysely<unknown>): Promise<void> {
   await db.schema.dropIndex('vms_state_idx').execute();
   await db.schema.alterTable('vms').dropColumn('idle_since').execute();
-  await db.schema.dropIndex('terminals_ip_idx').execute();
+  await db.schema.dropIndex('terminals_ip_key').execute();
   await db.schema.alterTable('terminals').dropColumn('last_ip').execute();
   await db.schema.alterTable('labs').dropColumn('outside_slots').execute();
   await db.schema.dropTable('lab_subnets').execute();
