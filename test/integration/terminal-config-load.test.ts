@@ -25,13 +25,6 @@ import {
 } from '../helpers/terminal-load.js';
 
 const TERMINALS = 500;
-/**
- * Why the 202-at-once test is a todo for now: TerminalVmService.config awaits #start(),
- * an async function that returns its `launched` promise, which the async function adopts,
- * so a terminal's first request is answered only once its VM has started.
- */
-const WAITS_FOR_START =
-  'the first request waits for the VM start (#start returns `launched` from an async function)';
 const CONNECTIONS = 200;
 
 interface Answer {
@@ -303,7 +296,6 @@ for (const dialect of dialects) {
       'a terminal without a VM is answered 202 at once, not once its VM has started',
       {
         timeout: 60_000,
-        todo: WAITS_FOR_START,
       },
       async (t) => {
         // The agent's starts wait until every request is answered (as a real QEMU start
