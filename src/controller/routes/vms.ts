@@ -22,10 +22,9 @@ const VmSchema = Type.Object(
     terminal: Nullable(Type.String({ description: 'the MAC of the terminal it serves' })),
     pid: Nullable(Type.Integer()),
     runStatus: Nullable(Type.String()),
-    connections: Type.Array(
-      Type.Object({ peer: Type.String(), since: Type.String() }),
-      { description: 'who is connected to its display or guest port now' },
-    ),
+    connections: Type.Array(Type.Object({ peer: Type.String(), since: Type.String() }), {
+      description: 'who is connected to its display or guest port now',
+    }),
     createdAt: Type.String(),
     updatedAt: Type.String(),
   },
