@@ -103,9 +103,11 @@ export async function vmFixture(
       await app.vms.reconcile();
     },
     close: async () => {
+      // The app first: it waits for the VM starts still under way (a terminal's VM starts
+      // in the background), so none comes up after killAll and keeps the process alive.
+      await app.close();
       await killAll(parts.supervisor.runDir);
       await parts.agent.close();
-      await app.close();
       await api.database.drop();
       await temp.cleanup();
     },

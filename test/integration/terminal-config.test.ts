@@ -303,6 +303,7 @@ for (const dialect of dialects) {
       const answer = await ask('', '::ffff:192.0.2.7');
       assert.equal(answer.statusCode, 202, answer.body);
       assert.equal((await activeVms(byIp)).length, 1);
+      assert.equal((await served(byIp)).terminal.mac, byIp);
     });
 
     it('bad input is a 400 naming the problem, and changes nothing', async () => {

@@ -150,7 +150,7 @@ describe('DisplayGateway', () => {
           ports: [gateway.port],
           target: { path },
         }),
-        { code: 'EADDRINUSE' },
+        { code: 'GATEWAY_NO_PORT' },
       );
 
       const open = await connectTcp(gateway.port);
