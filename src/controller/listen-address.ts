@@ -1,6 +1,7 @@
 // The server's --listen and --trust-proxy values, and what its listening address means.
 import { isIP } from 'node:net';
 import { LabvirtError } from '../domain/errors.js';
+import { isHostName } from '../domain/host-name.js';
 
 export interface ListenAddress {
   readonly host: string;
@@ -9,9 +10,6 @@ export interface ListenAddress {
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:8080';
-
-const hostname =
-  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /** "127.0.0.1:8080", "[::1]:8080", "localhost:8080", "0.0.0.0:443". */
 export function parseListen(value: string): ListenAddress {
@@ -25,7 +23,7 @@ export function parseListen(value: string): ListenAddress {
     if (isIP(v6) !== 6) throw invalid();
     return { host: v6, port };
   }
-  if (isIP(other) !== 4 && !hostname.test(other)) throw invalid();
+  if (isIP(other) !== 4 && !isHostName(other)) throw invalid();
   return { host: other, port };
 }
 

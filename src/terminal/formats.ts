@@ -2,6 +2,7 @@
 // lines, an .rdp file, a virt-viewer (.vv) file, or a client's argv one argument per line.
 // Pure: the route renders what the service decided.
 import { isIP } from 'node:net';
+import { isHostName } from '../domain/host-name.js';
 import { LabvirtError, phrase } from '../domain/errors.js';
 import type { DisplayProtocol } from '../agent/host-agent.js';
 import type { ConfigFormat, TerminalClient, TerminalConfig } from './config.js';
@@ -26,9 +27,6 @@ const fileProtocols: Partial<Record<ConfigFormat, readonly DisplayProtocol[]>> =
   rdp: ['rdp'],
   vv: ['vnc', 'spice'],
 };
-
-const HOSTNAME =
-  /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
 export function renderConfig(
   config: TerminalConfig,
@@ -72,7 +70,7 @@ export function renderConfig(
 function checkDisplay(config: TerminalConfig): void {
   const invalid = (field: string, value: string) =>
     new LabvirtError('TERMINAL_DISPLAY_INVALID', { vm: config.vm, field, value });
-  if (isIP(config.host) === 0 && !HOSTNAME.test(config.host)) throw invalid('host', config.host);
+  if (isIP(config.host) === 0 && !isHostName(config.host)) throw invalid('host', config.host);
   if (!Number.isInteger(config.port) || config.port < 1 || config.port > 65535)
     throw invalid('port', String(config.port));
   // The ticket itself is never shown, even in an error.

@@ -9,6 +9,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { AgentVm, AgentVmSpec, HostAgent } from '../../src/agent/host-agent.js';
 import type { Database, NewVm } from '../../src/db/index.js';
+import { rows } from './databases.js';
 import { delay } from './env.js';
 import { fakeAgent, fakeReport } from './fake-agent.js';
 
@@ -63,35 +64,16 @@ export async function seedLoadLab(
   const hostId = randomUUID();
   const profileName = `load-profile-${tag}`;
   const labName = `load-lab-${tag}`;
+  // VmService.hostId() finds its host by the agent's name.
   await db
     .insertInto('hosts')
-    .values({
-      id: hostId,
-      name: fakeReport.name, // VmService.hostId() finds its host by the agent's name
-      address: 'local',
-      is_local: 1,
-      state: 'online',
-      created_at: now,
-      updated_at: now,
-    })
+    .values(rows.host({ id: hostId, name: fakeReport.name }))
     .execute();
   await db
     .insertInto('profiles')
-    .values({
-      id: profileId,
-      name: profileName,
-      memory_mib: 512,
-      cpus: 1,
-      nic_model: 'virtio',
-      disk_bus: 'virtio',
-      display: 'vnc',
-      guest_port: null,
-      cdrom: null,
-      admin_policy: 'shared',
-      published_version_id: null,
-      created_at: now,
-      updated_at: now,
-    })
+    .values(
+      rows.profile({ id: profileId, name: profileName, memory_mib: 512, cpus: 1, display: 'vnc' }),
+    )
     .execute();
   await db
     .insertInto('versions')
@@ -115,14 +97,7 @@ export async function seedLoadLab(
     .execute();
   await db
     .insertInto('labs')
-    .values({
-      id: labId,
-      name: labName,
-      default_profile_id: profileId,
-      idle_minutes: null,
-      created_at: now,
-      updated_at: now,
-    })
+    .values(rows.lab({ id: labId, name: labName, default_profile_id: profileId }))
     .execute();
   await db.insertInto('lab_profiles').values({ lab_id: labId, profile_id: profileId }).execute();
 

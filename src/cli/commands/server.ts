@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import { basename, isAbsolute, relative, resolve } from 'node:path';
 import { Command } from 'commander';
 import { LabvirtError } from '../../domain/errors.js';
+import { isHostName } from '../../domain/host-name.js';
 import { fileError } from '../../system/file-errors.js';
 import type { CliContext } from '../context.js';
 import { DEFAULT_LISTEN, parseListen, parseTrustProxy } from '../../controller/listen-address.js';
@@ -28,9 +29,6 @@ interface ServerFlags {
   terminalRateLimit?: string;
 }
 
-const HOST_NAME =
-  /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-
 /** The terminal-facing options: checked here, so a typo is one clear line at start. */
 export function parseGatewayFlags(
   flags: Pick<ServerFlags, 'gatewayBind' | 'gatewayAddress' | 'gatewayPorts' | 'terminalRateLimit'>,
@@ -41,7 +39,7 @@ export function parseGatewayFlags(
   if (flags.gatewayBind !== undefined && isIP(flags.gatewayBind) === 0)
     throw bad('--gateway-bind', tr.t('give an IP address of this host, like 0.0.0.0 or 10.0.0.5'));
   const address = flags.gatewayAddress;
-  if (address !== undefined && isIP(address) === 0 && !HOST_NAME.test(address))
+  if (address !== undefined && isIP(address) === 0 && !isHostName(address))
     throw bad('--gateway-address', tr.t('give a host name or an IP address terminals can reach'));
   let ports: { from: number; to: number } | undefined;
   if (flags.gatewayPorts !== undefined) {

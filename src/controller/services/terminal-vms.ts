@@ -56,6 +56,8 @@ export class TerminalVmService {
   /** Terminals whose last start failed, and when. */
   readonly #failedAt = new Map<string, number>();
   readonly #labs: LabNowCache;
+  /** VMs being ended to be replaced, so one replacement is not decided twice. */
+  readonly #replacing = new Set<string>();
 
   constructor(
     vms: VmService,
@@ -308,7 +310,14 @@ export class TerminalVmService {
 
   /** Ends the VM and, unless the lab is closed now, starts one of the profile of now. */
   async #replace(vm: Vm, terminal: Terminal, why: string, closed = false): Promise<void> {
-    await this.#stopQuietly(vm, why);
+    // The terminal's requests and the policy round may both decide it while it stops.
+    if (this.#replacing.has(vm.id)) return;
+    this.#replacing.add(vm.id);
+    try {
+      await this.#stopQuietly(vm, why);
+    } finally {
+      this.#replacing.delete(vm.id);
+    }
     if (closed || terminal.lab_id === null || terminal.enabled === 0) return;
     const { profile } = await this.#labs.get(terminal.lab_id, this.#now());
     const start = await this.#start(terminal, profile, system);
