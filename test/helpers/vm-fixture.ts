@@ -208,11 +208,16 @@ export async function vmRow(f: VmFixture, id: string): Promise<VmView> {
   );
 }
 
+/** Up to 60 s: a state, not a speed, is checked (two cores are shared with other suites). */
 export async function waitForState(f: VmFixture, id: string, state: string): Promise<VmView> {
-  return waitFor(`VM ${id} ${state}`, async () => {
-    const vm = await vmRow(f, id);
-    return vm.state === state ? vm : undefined;
-  });
+  return waitFor(
+    `VM ${id} ${state}`,
+    async () => {
+      const vm = await vmRow(f, id);
+      return vm.state === state ? vm : undefined;
+    },
+    60_000,
+  );
 }
 
 export async function serial(f: VmFixture, id: string): Promise<string> {
