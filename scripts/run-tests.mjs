@@ -24,7 +24,13 @@ function testFiles(dir) {
 function postgresUrl() {
   if (process.env.LABVIRT_TEST_DATABASE_URL) return process.env.LABVIRT_TEST_DATABASE_URL;
   const script = fileURLToPath(new URL('./test-postgres.sh', import.meta.url));
-  const started = spawnSync(script, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  // A bounded wait: if the script hangs, say so instead of holding CI silently.
+  const started = spawnSync(script, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 120_000,
+  });
+  if (started.error) console.error(`run-tests: test-postgres.sh: ${started.error.message}`);
   if (started.status !== 0) {
     console.error('run-tests: no PostgreSQL server for the database tests (they will fail)');
     return undefined;

@@ -5,7 +5,8 @@ set -euo pipefail
 
 # Only the URL goes to stdout: pg_ctlcluster prints warnings there (on a machine run by
 # systemd it says the cluster will not run as a systemd service), and they would be read
-# as part of the URL.
+# as part of the URL. The server started below must not inherit fd 3: it would hold the
+# caller's pipe open and the caller would wait for its end forever.
 exec 3>&1 1>&2
 
 role=labvirt_test
@@ -22,7 +23,11 @@ if ! pg_lsclusters -h 2>/dev/null | grep -q .; then
 fi
 read -r version cluster _ < <(pg_lsclusters -h | head -n 1)
 if ! pg_lsclusters -h | head -n 1 | grep -q online; then
-  if [ "$(id -u)" -eq 0 ]; then pg_ctlcluster "$version" "$cluster" start; else sudo pg_ctlcluster "$version" "$cluster" start; fi
+  if [ "$(id -u)" -eq 0 ]; then
+    pg_ctlcluster "$version" "$cluster" start </dev/null 3>&-
+  else
+    sudo pg_ctlcluster "$version" "$cluster" start </dev/null 3>&-
+  fi
 fi
 port=$(pg_lsclusters -h | head -n 1 | awk '{print $3}')
 
