@@ -19,6 +19,32 @@ export interface HostReport {
    * they reach the controller at (the in-process agent with no address configured).
    */
   readonly gatewayAddress?: string | undefined;
+  /** How the host's VMs reach the network (see HostNetwork). */
+  readonly network?: HostNetwork | undefined;
+}
+
+/**
+ * How a host's VMs reach the network: user-mode networking (no root needed; terminals
+ * reach guests only through the gateway), or a TAP device on a Linux bridge, made by
+ * qemu-bridge-helper ('helper') or by the agent with `ip tuntap` before QEMU starts
+ * ('precreated', for QEMU without the setuid helper). With `dhcp`, the agent runs dnsmasq
+ * on the bridge, serving only the addresses of setDhcpHosts.
+ */
+export type HostNetwork =
+  | { readonly mode: 'user' }
+  | {
+      readonly mode: 'bridge';
+      readonly bridge: string;
+      readonly taps: 'helper' | 'precreated';
+      readonly dhcp: boolean;
+    };
+
+/** One host entry of the managed DHCP server: a VM's MAC and the address it gets. */
+export interface DhcpHost {
+  readonly mac: string;
+  readonly ip: string;
+  /** A host name for it (the terminal's name where the VM serves one). */
+  readonly name: string;
 }
 
 /** A version of a profile's image in the host's image store, named by ids only. */
@@ -47,6 +73,15 @@ export interface DisplayConnection {
   /** The client's address and port, e.g. '10.0.0.7:51234'. */
   readonly peer: string;
   readonly since: string;
+  /**
+   * How the agent knows of it: its gateway relays it, QEMU lists it as a display client
+   * (QMP query-vnc/query-spice and their events), or the host's connection tracking sees
+   * it going straight to a bridged guest's port.
+   */
+  readonly via: 'gateway' | 'display' | 'conntrack';
+  /** Bytes relayed each way, for gateway connections. */
+  readonly bytesIn?: number | undefined;
+  readonly bytesOut?: number | undefined;
 }
 
 /** A VM the controller wants running: its definition, and the image it boots. */
@@ -65,8 +100,13 @@ export interface AgentVmSpec {
    * 'keep': an administrative VM writing straight into its draft layer.
    */
   readonly writes: 'discard' | 'keep';
-  /** Networking; user-mode networking (no forwards) when not given. */
+  /** 'none': no NIC's network; otherwise the host's network (HostReport.network). */
   readonly net?: 'user' | 'none';
+  /**
+   * The IPv4 address its MAC is given by DHCP (from its lab's address pool), on a bridged
+   * host: the gateway reaches an rdp guest there, and connection tracking watches it.
+   */
+  readonly address?: string | undefined;
   /** Where its VNC display listens (a Unix socket); the run directory's when not given. */
   readonly vncSocket?: string;
   /**
@@ -131,6 +171,11 @@ export interface HostAgent {
   ticket(name: string, ttlSeconds: number): Promise<string | undefined>;
   /** What the VM wrote to its serial console (the end of it past maxBytes); undefined if none. */
   serialLog(name: string, maxBytes?: number): Promise<string | undefined>;
+  /**
+   * Replaces the host entries of the DHCP server the agent runs on its bridge; a no-op on a
+   * host without one (HostReport.network.dhcp false).
+   */
+  setDhcpHosts(hosts: readonly DhcpHost[]): Promise<void>;
   /** Tells `listener` of every VM that ends; returns the unsubscribe function. */
   onVmEnded(listener: (ended: VmEnded) => void): () => void;
   /** Stop watching (VMs keep running and are re-adopted on the next start). */
