@@ -136,9 +136,10 @@ export function mergeConnections(
   const list: DisplayConnection[] = (gateway?.connections ?? []).map(({ peer, since: at }) => ({
     peer,
     since: at,
+    via: 'gateway',
   }));
   for (const kind of ['vnc', 'spice'] as const) {
-    for (const at of since[kind]) list.push({ peer: `unix:${kind}`, since: at });
+    for (const at of since[kind]) list.push({ peer: `unix:${kind}`, since: at, via: 'display' });
   }
   return list;
 }

@@ -73,7 +73,12 @@ export class DisplayGateway {
   view(): GatewayView {
     return {
       protocol: this.protocol,
-      connections: [...this.#relays].map(({ peer, since, relayed }) => ({ peer, since, relayed })),
+      connections: [...this.#relays].map(({ peer, since, relayed }) => ({
+        peer,
+        since,
+        relayed,
+        via: 'gateway' as const,
+      })),
     };
   }
 

@@ -270,6 +270,10 @@ export class LocalAgent implements HostAgent {
     }
   }
 
+  async setDhcpHosts(): Promise<void> {
+    // No managed DHCP server yet (issue 6 adds one on bridged hosts).
+  }
+
   onVmEnded(listener: (ended: VmEnded) => void): () => void {
     this.#events.on('ended', listener);
     return () => this.#events.off('ended', listener);

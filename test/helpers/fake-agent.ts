@@ -25,6 +25,7 @@ export function fakeAgent(
     stopVm: async (name) => ({ name, state: 'stopped', reason: undefined, stopMethod: undefined }),
     ticket: async () => undefined,
     serialLog: async () => undefined,
+    setDhcpHosts: async () => undefined,
     onVmEnded: () => () => undefined,
     close: async () => undefined,
     ...rest,

@@ -70,8 +70,8 @@ describe('display plan', () => {
     const vnc: GatewayView = {
       protocol: 'vnc',
       connections: [
-        { peer: '10.0.0.7:5000', since: 't1', relayed: true },
-        { peer: '10.0.0.8:5001', since: 't2', relayed: false },
+        { peer: '10.0.0.7:5000', since: 't1', relayed: true, via: 'gateway' },
+        { peer: '10.0.0.8:5001', since: 't2', relayed: false, via: 'gateway' },
       ],
     };
     assert.deepEqual(unaccounted(vnc, { vnc: 1, spice: 0 }), { vnc: 0, spice: 0 });
@@ -84,14 +84,15 @@ describe('display plan', () => {
         peer: `[fd00::7]:${port}`,
         since: 't',
         relayed: true,
+        via: 'gateway' as const,
       })),
     };
     assert.deepEqual(unaccounted(spice, { vnc: 1, spice: 1 }), { vnc: 1, spice: 0 });
     assert.deepEqual(unaccounted(spice, { vnc: 0, spice: 2 }), { vnc: 0, spice: 1 });
     assert.deepEqual(mergeConnections(vnc, { vnc: ['t0'], spice: [] }), [
-      { peer: '10.0.0.7:5000', since: 't1' },
-      { peer: '10.0.0.8:5001', since: 't2' },
-      { peer: 'unix:vnc', since: 't0' },
+      { peer: '10.0.0.7:5000', since: 't1', via: 'gateway' },
+      { peer: '10.0.0.8:5001', since: 't2', via: 'gateway' },
+      { peer: 'unix:vnc', since: 't0', via: 'display' },
     ]);
   });
 
@@ -127,6 +128,7 @@ describe('DisplayGateway', () => {
             peer: `127.0.0.1:${client.socket.localPort}`,
             since: '2026-01-02T03:04:05.000Z',
             relayed: true,
+            via: 'gateway',
           },
         ],
       });
@@ -311,8 +313,8 @@ describe('VmDisplay tickets', () => {
     try {
       const first = await display.connections();
       assert.deepEqual(first, [
-        { peer: 'unix:vnc', since: '2026-01-01T00:00:00.000Z' },
-        { peer: 'unix:spice', since: '2026-01-01T00:00:00.000Z' },
+        { peer: 'unix:vnc', since: '2026-01-01T00:00:00.000Z', via: 'display' },
+        { peer: 'unix:spice', since: '2026-01-01T00:00:00.000Z', via: 'display' },
       ]);
       await display.connections();
       assert.equal(calls.filter((c) => c.command === 'query-vnc').length, 1, 'cached');
