@@ -14,6 +14,14 @@ packages=(
   postgresql      # the database tests run on a real PostgreSQL server too
   dash            # the terminals' boot script is tested under dash...
   busybox         # ...and under busybox sh, with busybox wget
+  iproute2        # bridges, taps and network namespaces (ip)
+  dnsmasq-base    # the DHCP server the agent runs on a bridge (no system service)
+  nftables        # turns on connection tracking for bridged guests' connections
+  cpio            # packs the Linux test guest's initramfs...
+  syslinux        # ...boots it from a FAT disk image...
+  syslinux-common
+  mtools          # ...written without mounting anything
+  dosfstools
 )
 
 missing=()
