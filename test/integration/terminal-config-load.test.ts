@@ -183,7 +183,7 @@ for (const dialect of dialects) {
     it(
       '500 terminals with running VMs asking at once: 200 each, with its own VM and ticket',
       {
-        timeout: 60_000,
+        timeout: 300_000,
       },
       async (t) => {
         const served = await serve(dialect, true);
@@ -219,7 +219,7 @@ for (const dialect of dialects) {
     it(
       '500 terminals without a VM asking at once: 202, and one VM each (invariant 4)',
       {
-        timeout: 60_000,
+        timeout: 300_000,
       },
       async (t) => {
         const served = await serve(dialect, false, { startDelayMs: 100 });
@@ -295,7 +295,7 @@ for (const dialect of dialects) {
     it(
       'a terminal without a VM is answered 202 at once, not once its VM has started',
       {
-        timeout: 60_000,
+        timeout: 300_000,
       },
       async (t) => {
         // The agent's starts wait until every request is answered (as a real QEMU start
