@@ -357,6 +357,29 @@ const catalogue = {
     status: 400,
     message: 'VM {name} shows its display over RDP, which needs a network: give it one',
   },
+  DISPLAY_NEEDS_ADDRESS: {
+    status: 400,
+    message:
+      'VM {name} shows its display over RDP on bridge {bridge}, where the gateway reaches it at its own address: give its lab an address pool',
+  },
+  BRIDGE_NOT_FOUND: {
+    status: 400,
+    message:
+      'bridge "{bridge}" does not exist on this host: `labvirt host network-setup` makes one',
+  },
+  BRIDGE_NO_ADDRESS: {
+    status: 400,
+    message:
+      'bridge "{bridge}" has no IPv4 address, which the DHCP server on it needs: give it one (see `labvirt host network-setup`)',
+  },
+  TAP_SETUP_FAILED: {
+    status: 500,
+    message: "could not set up a VM's network device (ip {command}): {detail}",
+  },
+  DHCP_SERVER_FAILED: {
+    status: 500,
+    message: 'the DHCP server on bridge {bridge} did not start: {detail}',
+  },
   VM_NO_DISPLAY: {
     status: 503,
     message: 'VM {name} has no display for terminals on its host (its gateway is not open)',
