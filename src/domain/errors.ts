@@ -390,6 +390,35 @@ const catalogue = {
   DATABASE_UNAVAILABLE: { status: 503, message: 'the database cannot be reached: {detail}' },
   VM_STOP_FAILED: { status: 500, message: 'VM "{name}" did not stop: {detail}' },
 
+  // Host network set-up (labvirt host network-setup)
+  BRIDGE_ADDRESS_INVALID: {
+    status: 400,
+    message:
+      'bridge address "{value}" is not valid: give the host\'s address on the bridge with a prefix length, like 10.77.0.1/24',
+  },
+  NETWORK_UPLINK_NOT_FOUND: {
+    status: 400,
+    message: 'uplink "{name}" is not a network interface of this host (see ip link)',
+  },
+  NETWORK_NOT_A_BRIDGE: {
+    status: 400,
+    message: 'interface "{name}" exists and is not a bridge: choose another --bridge name',
+  },
+  UNIX_USER_INVALID: {
+    status: 400,
+    message:
+      'user name "{name}" is not valid for a system account: use lowercase letters, digits, "_" or "-"',
+  },
+  NETWORK_SETUP_NEEDS_ROOT: {
+    status: 403,
+    message:
+      "network-setup --apply changes the host's network and needs root: run it as root, or run it without --apply to see the steps",
+  },
+  NETWORK_SETUP_STEP_FAILED: {
+    status: 500,
+    message: 'network-setup stopped at step {step} ({why}): {detail}',
+  },
+
   // The command line: usage, the server command, login and the commands over the API
   USAGE_UNKNOWN_OPTION: { status: 400, message: 'unknown option "{option}"' },
   USAGE_UNKNOWN_COMMAND: { status: 400, message: 'unknown command "{command}"' },
