@@ -11,6 +11,7 @@ import {
 } from '../i18n/translator.js';
 import { CliMessageError, EXIT_FAILURE, EXIT_USAGE } from './cli-error.js';
 import { cmdlineCommand } from './commands/cmdline.js';
+import { dhcpCommand } from './commands/dhcp.js';
 import { hostCommand } from './commands/host.js';
 import { labCommand } from './commands/lab.js';
 import { loginCommand } from './commands/login.js';
@@ -79,6 +80,7 @@ export function buildProgram(io: CliIo = processIo, options: MainOptions = {}): 
     loginCommand(ctx),
     labCommand(ctx),
     terminalCommand(ctx),
+    dhcpCommand(ctx),
     profileCommand(ctx).addCommand(profileAdminCommand(ctx)),
     vmCommand(ctx),
     hostCommand(ctx),

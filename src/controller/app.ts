@@ -23,6 +23,7 @@ import { JobRegistry } from './services/jobs.js';
 import { VmService } from './services/vms.js';
 import { AdminSessionService } from './services/admin-sessions.js';
 import { TerminalVmService } from './services/terminal-vms.js';
+import { DhcpHostsPusher } from './services/dhcp-hosts.js';
 import rateLimit from '@fastify/rate-limit';
 import {
   DEFAULT_TERMINAL_RATE_LIMIT,
@@ -66,6 +67,8 @@ declare module 'fastify' {
     vms: VmService;
     /** The VMs serving terminals: the server's scheduler runs their policy. */
     terminalVms: TerminalVmService;
+    /** The agents' DHCP host entries: the server pushes them once at start. */
+    dhcp: DhcpHostsPusher;
   }
   interface FastifyRequest {
     /** The caller's language: their saved choice, else Accept-Language, else English. */
@@ -95,6 +98,9 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
     log: (error, message) => app.log.error({ err: error }, message),
     ...(deps.vmStopGraceMs === undefined ? {} : { stopGraceMs: deps.vmStopGraceMs }),
   });
+  const dhcp = new DhcpHostsPusher(deps.db, deps.agents ?? [], (error, message) =>
+    app.log.error({ err: error }, message),
+  );
   const ctx: RouteContext = {
     db: deps.db,
     now,
@@ -111,12 +117,17 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
       }),
     vms,
     adminSessions: new AdminSessionService(vms, deps.images, now),
-    terminalVms: new TerminalVmService(vms, now, (error, message) =>
-      app.log.error({ err: error }, message),
+    terminalVms: new TerminalVmService(
+      vms,
+      now,
+      (error, message) => app.log.error({ err: error }, message),
+      () => void dhcp.push(),
     ),
+    dhcp,
   };
   app.decorate('vms', vms);
   app.decorate('terminalVms', ctx.terminalVms);
+  app.decorate('dhcp', dhcp);
   app.addHook('onClose', async () => {
     await ctx.terminalVms.close();
     vms.close();

@@ -11,6 +11,7 @@ import type { JobRegistry } from './services/jobs.js';
 import type { VmService } from './services/vms.js';
 import type { AdminSessionService } from './services/admin-sessions.js';
 import type { TerminalVmService } from './services/terminal-vms.js';
+import type { DhcpHostsPusher } from './services/dhcp-hosts.js';
 
 export interface RouteContext {
   readonly db: Kysely<Database>;
@@ -29,6 +30,8 @@ export interface RouteContext {
   readonly adminSessions: AdminSessionService;
   /** The VMs serving terminals: assignment, lab start/stop, idle and timetable policy. */
   readonly terminalVms: TerminalVmService;
+  /** Gives the agents the DHCP host entries; call (and await) after changing addresses. */
+  readonly dhcp: DhcpHostsPusher;
 }
 
 export function actorOf(request: FastifyRequest): Actor {

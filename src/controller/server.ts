@@ -168,6 +168,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const report = await agent.report();
     const hostId = await registerHost(database.db, report, now());
     logHost(log, report, adopted, tr);
+    // The agent's DHCP server (if it runs one) serves the addresses of the labs' pools.
+    await app.dhcp.push();
     if (report.qemu.available) {
       // Invariant 5: the rows follow what the agent runs (none lost, none duplicated).
       const reconciled = await app.vms.reconcile();

@@ -76,6 +76,8 @@ export interface LabTable {
   idle_minutes: number | null;
   /** What the lab does outside its timetable's slots (migration 0003). */
   outside_slots: Generated<OutsideSlots>;
+  /** The IPv4 range its terminals' VMs get addresses from, 'FIRST-LAST'; null: none (0004). */
+  address_pool: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -127,6 +129,13 @@ export interface TerminalTable {
   updated_at: Timestamp;
 }
 
+/** The address a terminal's VM is given by DHCP, from its lab's pool (migration 0004). */
+export interface TerminalAddressTable {
+  terminal_id: string;
+  /** Unique: one terminal per address. */
+  ip: string;
+}
+
 export interface VmTable {
   id: string;
   name: string;
@@ -137,6 +146,7 @@ export interface VmTable {
   terminal_id: string | null;
   host_id: string | null;
   state: string;
+  /** Unique among active (not ended) VMs (migration 0004): a terminal's VM keeps its MAC. */
   mac: string;
   /** Since when no terminal is connected; null while one is (migration 0003). */
   idle_since: Generated<Timestamp | null>;
@@ -219,6 +229,7 @@ export interface Database {
   lab_subnets: LabSubnetTable;
   profile_hosts: ProfileHostTable;
   terminals: TerminalTable;
+  terminal_addresses: TerminalAddressTable;
   vms: VmTable;
   admin_sessions: AdminSessionTable;
   users: UserTable;
@@ -250,6 +261,7 @@ export type NewProfileHost = Insertable<ProfileHostTable>;
 export type Terminal = Selectable<TerminalTable>;
 export type NewTerminal = Insertable<TerminalTable>;
 export type TerminalUpdate = Updateable<TerminalTable>;
+export type TerminalAddress = Selectable<TerminalAddressTable>;
 export type Vm = Selectable<VmTable>;
 export type NewVm = Insertable<VmTable>;
 export type VmUpdate = Updateable<VmTable>;

@@ -252,6 +252,11 @@ const catalogue = {
     status: 400,
     message: 'address "{ip}" is not an IP address: give one like 10.1.2.3 or fd00::3',
   },
+  POOL_INVALID: {
+    status: 400,
+    message:
+      'address pool "{pool}" is not valid ({reason}): give an IPv4 range like 10.0.0.10-10.0.0.99 or a subnet like 10.0.0.0/24, at most {max} addresses',
+  },
   PASSWORD_TOO_SHORT: {
     status: 400,
     message: 'the password must be at least {min} characters long',
@@ -324,6 +329,21 @@ const catalogue = {
   SUBNET_TAKEN: {
     status: 409,
     message: 'subnet {cidr} already belongs to lab "{lab}": remove it from that lab first',
+  },
+  POOL_EXHAUSTED: {
+    status: 409,
+    message:
+      'the address pool {pool} of lab "{lab}" has {size} addresses, too few for its {terminals} terminals: give the lab a larger pool',
+  },
+  POOL_OVERLAP: {
+    status: 409,
+    message:
+      'address pool {pool} overlaps pool {other} of lab "{lab}": no address may be in the pools of two labs',
+  },
+  MAC_IN_USE: {
+    status: 409,
+    message:
+      'MAC address {mac} is already used by VM {vm}, which is active: two VMs with one MAC would break the network (stop that VM first)',
   },
   PROFILE_IN_TIMETABLE: {
     status: 409,

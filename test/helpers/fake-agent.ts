@@ -1,6 +1,6 @@
 // A host agent without QEMU, for API tests: it reports a host and the VMs it is given, and
 // refuses to start any (tests of real VMs use the LocalAgent).
-import type { AgentVm, HostAgent, HostReport } from '../../src/agent/host-agent.js';
+import type { AgentVm, DhcpHost, HostAgent, HostReport } from '../../src/agent/host-agent.js';
 
 export const fakeReport: HostReport = {
   name: 'test-host',
@@ -30,4 +30,17 @@ export function fakeAgent(
     close: async () => undefined,
     ...rest,
   };
+}
+
+/** A fake agent that records every setDhcpHosts call (a copy of the list it was given). */
+export function dhcpRecordingAgent(overrides: Parameters<typeof fakeAgent>[0] = {}): {
+  agent: HostAgent;
+  pushes: DhcpHost[][];
+} {
+  const pushes: DhcpHost[][] = [];
+  const agent = fakeAgent({
+    setDhcpHosts: async (hosts) => void pushes.push(hosts.map((host) => ({ ...host }))),
+    ...overrides,
+  });
+  return { agent, pushes };
 }

@@ -69,6 +69,9 @@ const reviewedRules: Readonly<Record<string, 'public' | 'viewer' | 'operator' | 
     'GET /api/v1/labs/:lab/timetable': 'viewer',
     'PUT /api/v1/labs/:lab/timetable': 'admin',
     'PUT /api/v1/labs/:lab/subnets': 'admin',
+    'PUT /api/v1/labs/:lab/address-pool': 'admin',
+    // Who reads labs (their pools, terminals and addresses) may read what DHCP is told.
+    'GET /api/v1/dhcp/hosts': 'viewer',
     'POST /api/v1/labs/:lab/start': 'lab',
     'POST /api/v1/labs/:lab/stop': 'lab',
     'GET /api/v1/terminals': 'viewer',

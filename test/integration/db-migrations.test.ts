@@ -4,9 +4,15 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { sql, type Kysely, type Migration } from 'kysely';
-import { migrateToLatest, migrations, type Database } from '../../src/db/index.js';
-import { dialects, type TestDatabase } from '../helpers/databases.js';
+import { Migrator, sql, type Kysely, type Migration } from 'kysely';
+import {
+  isUniqueViolation,
+  migrateToLatest,
+  migrations,
+  type Database,
+} from '../../src/db/index.js';
+import { migrationProvider } from '../../src/db/migrations/index.js';
+import { dialects, rows, type TestDatabase } from '../helpers/databases.js';
 
 // Every column of every table, checked against schema.ts by the compiler (satisfies
 // rejects missing and extra keys) and against the migrated database below.
@@ -63,6 +69,7 @@ const columns = {
     default_profile_id: 1,
     idle_minutes: 1,
     outside_slots: 1,
+    address_pool: 1,
     created_at: 1,
     updated_at: 1,
   },
@@ -70,6 +77,7 @@ const columns = {
   lab_slots: { id: 1, lab_id: 1, days: 1, start_minute: 1, end_minute: 1, profile_id: 1 },
   lab_subnets: { cidr: 1, lab_id: 1, created_at: 1 },
   profile_hosts: { profile_id: 1, host_id: 1 },
+  terminal_addresses: { terminal_id: 1, ip: 1 },
   terminals: {
     id: 1,
     mac: 1,
@@ -264,6 +272,139 @@ for (const dialect of dialects) {
         );
         assert.deepEqual(await executedMigrations(database.db), all);
         assert.deepEqual(Object.keys(await schemaOf(database)).sort(), Object.keys(columns).sort());
+      } finally {
+        await database.drop();
+      }
+    });
+  });
+}
+
+/** The migrations up to and including `last`. */
+function upTo(last: string): Record<string, Migration> {
+  return Object.fromEntries(Object.entries(migrations).filter(([name]) => name <= last));
+}
+
+for (const dialect of dialects) {
+  describe(`migration 0004-networking on ${dialect.name}`, () => {
+    it('keeps the rows, lets ended VMs share a MAC (active ones not), and goes back down', async () => {
+      const database = await dialect.create({ migrate: false });
+      const db = database.db;
+      try {
+        await migrateToLatest(db, upTo('0003-terminals'));
+        const profile = rows.profile();
+        const host = rows.host();
+        const lab = rows.lab();
+        const terminal = rows.terminal({ lab_id: lab.id });
+        await db.insertInto('profiles').values(profile).execute();
+        await db.insertInto('hosts').values(host).execute();
+        await db.insertInto('labs').values(lab).execute();
+        await db.insertInto('terminals').values(terminal).execute();
+        const mac = '56:00:00:00:00:01';
+        const ended = rows.vm({ mac, state: 'stopped', profile_id: profile.id, host_id: host.id });
+        const active = rows.vm({
+          mac: '52:54:00:00:00:02',
+          state: 'running',
+          profile_id: profile.id,
+          host_id: host.id,
+          terminal_id: terminal.id,
+        });
+        await db.insertInto('vms').values([ended, active]).execute();
+        const before = await db.selectFrom('vms').selectAll().orderBy('id').execute();
+
+        assert.deepEqual((await migrateToLatest(db)).applied, ['0004-networking']);
+        assert.deepEqual(await db.selectFrom('vms').selectAll().orderBy('id').execute(), before);
+        const lab4 = await db.selectFrom('labs').select('address_pool').executeTakeFirstOrThrow();
+        assert.equal(lab4.address_pool, null);
+
+        // A terminal's VM keeps its MAC: an ended row with it does not stand in the way...
+        await db
+          .insertInto('vms')
+          .values(rows.vm({ mac, state: 'failed' }))
+          .execute();
+        await db
+          .insertInto('vms')
+          .values(rows.vm({ mac, state: 'running' }))
+          .execute();
+        // ...an active one does.
+        await assert.rejects(
+          db
+            .insertInto('vms')
+            .values(rows.vm({ mac, state: 'starting' }))
+            .execute(),
+          (error: unknown) => isUniqueViolation(error),
+        );
+        // The other constraints of the rebuilt table hold as before.
+        await assert.rejects(
+          db
+            .insertInto('vms')
+            .values(rows.vm({ name: ended.name, mac: '52:54:00:00:00:09' }))
+            .execute(),
+          (error: unknown) => isUniqueViolation(error),
+        );
+        await assert.rejects(
+          db
+            .insertInto('vms')
+            .values(rows.vm({ terminal_id: terminal.id, mac: '52:54:00:00:00:0a' }))
+            .execute(),
+          (error: unknown) => isUniqueViolation(error),
+        );
+        await assert.rejects(
+          db
+            .insertInto('vms')
+            .values(rows.vm({ host_id: 'no-such-host' }))
+            .execute(),
+        );
+        // Foreign keys still act: a removed terminal or profile lets its VMs go.
+        await db.deleteFrom('terminals').where('id', '=', terminal.id).execute();
+        await db.deleteFrom('profiles').where('id', '=', profile.id).execute();
+        const kept = await db
+          .selectFrom('vms')
+          .select(['terminal_id', 'profile_id'])
+          .where('id', '=', active.id)
+          .executeTakeFirstOrThrow();
+        assert.deepEqual(kept, { terminal_id: null, profile_id: null });
+        // The addresses table: one terminal per address, gone with its terminal.
+        const t1 = rows.terminal();
+        const t2 = rows.terminal();
+        await db.insertInto('terminals').values([t1, t2]).execute();
+        await db
+          .insertInto('terminal_addresses')
+          .values({ terminal_id: t1.id, ip: '10.0.0.1' })
+          .execute();
+        await assert.rejects(
+          db
+            .insertInto('terminal_addresses')
+            .values({ terminal_id: t2.id, ip: '10.0.0.1' })
+            .execute(),
+          (error: unknown) => isUniqueViolation(error),
+        );
+        await db.deleteFrom('terminals').where('id', '=', t1.id).execute();
+        assert.deepEqual(await db.selectFrom('terminal_addresses').selectAll().execute(), []);
+
+        // Down: only while no two rows share a MAC (the old rule could not hold them).
+        await db.deleteFrom('vms').where('mac', '=', mac).where('id', '!=', ended.id).execute();
+        const migrator = new Migrator({ db, provider: migrationProvider() });
+        const down = await migrator.migrateTo('0003-terminals');
+        assert.equal(down.error, undefined);
+        assert.deepEqual(await executedMigrations(db), Object.keys(upTo('0003-terminals')));
+        const schema = await schemaOf(database);
+        assert.equal(schema['terminal_addresses'], undefined);
+        assert.ok(!schema['labs']?.includes('address_pool'));
+        assert.deepEqual(
+          (await db.selectFrom('vms').select(['id', 'mac']).orderBy('id').execute()).map(
+            (row) => `${row.id} ${row.mac}`,
+          ),
+          before.map((row) => `${row.id} ${row.mac}`).sort(),
+        );
+        // The MAC is unique among every row again.
+        await assert.rejects(
+          db
+            .insertInto('vms')
+            .values(rows.vm({ mac, state: 'stopped' }))
+            .execute(),
+          (error: unknown) => isUniqueViolation(error),
+        );
+        assert.deepEqual((await migrateToLatest(db)).applied, ['0004-networking']);
       } finally {
         await database.drop();
       }

@@ -1,5 +1,7 @@
-// `labvirt lab list|create|show|delete|set-profiles|timetable|subnets|start|stop`, over the API.
+// `labvirt lab list|create|show|delete|set-profiles|timetable|subnets|set-pool|start|stop`,
+// over the API.
 import { Command } from 'commander';
+import { LabvirtError } from '../../domain/errors.js';
 import { apiCommand, clientFor, printJson, segment, type ApiFlags } from '../api-command.js';
 import type { CliContext } from '../context.js';
 import { formatFields, formatTable, sanitize } from '../table.js';
@@ -18,10 +20,18 @@ export function labTable(ctx: CliContext, labs: readonly LabView[]): string {
       tr.t('NAME'),
       tr.t('TERMINALS'),
       tr.t('DEFAULT PROFILE'),
+      tr.t('ADDRESS POOL'),
       tr.t('TIMEZONE'),
       tr.t('DESCRIPTION'),
     ],
-    labs.map((lab) => [lab.name, lab.terminals, lab.defaultProfile, lab.timezone, lab.description]),
+    labs.map((lab) => [
+      lab.name,
+      lab.terminals,
+      lab.defaultProfile,
+      lab.addressPool,
+      lab.timezone,
+      lab.description,
+    ]),
   );
 }
 
@@ -36,6 +46,7 @@ export function labFields(ctx: CliContext, lab: LabView): string {
     [tr.t('Profiles'), lab.profiles],
     [tr.t('Outside the timetable'), outsideText(ctx, lab.outsideSlots)],
     [tr.t('Subnets'), lab.subnets],
+    [tr.t('Address pool'), lab.addressPool],
     [tr.t('Idle minutes'), lab.idleMinutes],
     [tr.t('Terminals'), lab.terminals],
     [tr.t('Created'), lab.createdAt],
@@ -100,7 +111,7 @@ export function labCommand(ctx: CliContext): Command {
   const { tr, io } = ctx;
   const lab = new Command('lab').description(
     tr.t(
-      'list, create, show and delete labs; their profiles, timetable and subnets; start and stop them',
+      'list, create, show and delete labs; their profiles, timetable, subnets and address pool; start and stop them',
     ),
   );
 
@@ -244,6 +255,47 @@ export function labCommand(ctx: CliContext): Command {
             : shown.subnets.map((cidr) => `${cidr}\n`).join(''),
         );
       }),
+  );
+
+  lab.addCommand(
+    apiCommand(
+      'set-pool',
+      tr.t('set the addresses a lab’s terminals’ VMs get by DHCP, giving each terminal one'),
+      ctx,
+    )
+      .argument('<LAB>', tr.t('the lab’s name or id'))
+      .argument(
+        '[RANGE]',
+        tr.t('an IPv4 range like 10.0.0.10-10.0.0.99, or a subnet like 10.0.0.0/24'),
+      )
+      .option('--clear', tr.t('remove the pool and the addresses given from it'))
+      .action(
+        async (ref: string, range: string | undefined, flags: ApiFlags & { clear?: boolean }) => {
+          const clear = flags.clear === true;
+          if ((range === undefined) === !clear)
+            throw new LabvirtError('USAGE_INVALID', {
+              detail: tr.t('give either a RANGE or --clear'),
+            });
+          const changed = await (
+            await clientFor(flags, ctx)
+          ).request<LabView>('PUT', `/labs/${segment(ref)}/address-pool`, {
+            pool: clear ? null : range,
+          });
+          if (flags.json) return printJson(ctx, changed);
+          io.out(
+            `${
+              changed.addressPool === null
+                ? tr.t('Lab {name} has no address pool now.', { name: changed.name })
+                : tr.tn(
+                    'Lab {name}: address pool {pool}, given to its one terminal.',
+                    'Lab {name}: address pool {pool}, given to its {n} terminals.',
+                    changed.terminals,
+                    { name: changed.name, pool: changed.addressPool },
+                  )
+            }\n`,
+          );
+        },
+      ),
   );
 
   lab.addCommand(

@@ -19,9 +19,10 @@ export function terminalTable(ctx: CliContext, terminals: readonly TerminalView[
       tr.t('STATE'),
       tr.t('IP'),
       tr.t('LAST IP'),
+      tr.t('VM ADDRESS'),
       tr.t('LAST SEEN'),
     ],
-    terminals.map((t) => [t.mac, t.name, t.lab, t.state, t.ip, t.lastIp, t.lastSeenAt]),
+    terminals.map((t) => [t.mac, t.name, t.lab, t.state, t.ip, t.lastIp, t.address, t.lastSeenAt]),
   );
 }
 

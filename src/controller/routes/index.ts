@@ -12,6 +12,7 @@ import { terminalRoutes } from './terminals.js';
 import { userRoutes } from './users.js';
 import { vmRoutes } from './vms.js';
 import { adminSessionRoutes } from './admin-sessions.js';
+import { dhcpRoutes } from './dhcp.js';
 
 /** Every route of /api/v1. */
 export async function apiRoutes(api: FastifyInstance, ctx: RouteContext): Promise<void> {
@@ -19,6 +20,7 @@ export async function apiRoutes(api: FastifyInstance, ctx: RouteContext): Promis
   authRoutes(api, ctx);
   labRoutes(api, ctx);
   terminalRoutes(api, ctx);
+  dhcpRoutes(api, ctx);
   profileRoutes(api, ctx);
   jobRoutes(api, ctx); // before versions and images: they answer with the Job schema
   versionRoutes(api, ctx);

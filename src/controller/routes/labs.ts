@@ -7,6 +7,7 @@ import { Description, errors, Name, Nullable, Ref, Strict } from '../schemas.js'
 import { createLab, deleteLab, findLab, listLabs, showLab, updateLab } from '../services/labs.js';
 import { setLabProfiles, setTimetable, showTimetable } from '../services/lab-timetable.js';
 import { setLabSubnets } from '../services/lab-subnets.js';
+import { setAddressPool } from '../services/lab-addresses.js';
 
 const Lab = Type.Object(
   {
@@ -19,6 +20,11 @@ const Lab = Type.Object(
     profiles: Type.Array(Type.String()),
     outsideSlots: Type.Union([Type.Literal('default'), Type.Literal('closed')]),
     subnets: Type.Array(Type.String()),
+    addressPool: Nullable(
+      Type.String({
+        description: 'the IPv4 range its terminals’ VMs get DHCP addresses from, FIRST-LAST',
+      }),
+    ),
     terminals: Type.Integer(),
     createdAt: Type.String(),
     updatedAt: Type.String(),
@@ -72,6 +78,12 @@ const Slot = Type.String({
   description: 'DAYS HH:MM-HH:MM PROFILE, e.g. "mon-fri 08:00-10:00 Windows"',
 });
 const Cidr = Type.String({ minLength: 1, maxLength: 64, description: 'e.g. 10.1.2.0/24' });
+const Pool = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  description:
+    'an IPv4 range, 10.0.0.10-10.0.0.99, or a subnet, 10.0.0.0/24 (at most 65,536 addresses)',
+});
 
 const LabFields = {
   description: Type.Optional(Description),
@@ -142,6 +154,7 @@ export function labRoutes(app: FastifyInstance, ctx: RouteContext): void {
     },
     handler: async (request, reply) => {
       await deleteLab(ctx.db, actorOf(request), request.params.lab, ctx.now());
+      await ctx.dhcp.push(); // its terminals' addresses went with it
       return reply.code(204).send(null);
     },
   });
@@ -200,6 +213,30 @@ export function labRoutes(app: FastifyInstance, ctx: RouteContext): void {
     },
     handler: (request) =>
       setLabSubnets(ctx.db, actorOf(request), request.params.lab, request.body, ctx.now()),
+  });
+
+  r.put('/labs/:lab/address-pool', {
+    config: { auth: rule.admin },
+    schema: {
+      tags,
+      summary: 'Set or clear the address pool of a lab, giving each of its terminals an address',
+      description:
+        'Every terminal of the lab gets an address of the pool for its VM (kept when it has one inside the new pool), all at once or none: a pool too small (POOL_EXHAUSTED) or overlapping another lab’s (POOL_OVERLAP) changes nothing. null clears the pool and its addresses. The agents’ DHCP servers are told.',
+      params: LabParams,
+      body: Strict({ pool: Nullable(Pool) }),
+      response: { 200: Type.Ref('Lab'), ...errors(400, 401, 403, 404, 409) },
+    },
+    handler: async (request) => {
+      const lab = await setAddressPool(
+        ctx.db,
+        actorOf(request),
+        request.params.lab,
+        request.body,
+        ctx.now(),
+      );
+      await ctx.dhcp.push();
+      return lab;
+    },
   });
 
   const ofLab = rule.lab((request) => (request.params as { lab: string }).lab);

@@ -31,6 +31,10 @@ const Terminal = Type.Object(
     state: TerminalState,
     ip: Nullable(Type.String({ description: 'the address it is registered by' })),
     lastIp: Nullable(Type.String({ description: 'the address it last asked from' })),
+    address: Nullable(
+      Type.String({ description: 'the address its VM is given by DHCP, from its lab’s pool' }),
+    ),
+    vmMac: Type.String({ description: 'the MAC of its VM, the same every session' }),
     lastSeenAt: Nullable(Type.String()),
     createdAt: Type.String(),
   },
@@ -77,8 +81,11 @@ export function terminalRoutes(app: FastifyInstance, ctx: RouteContext): void {
       }),
       response: { 201: Type.Ref('Terminal'), ...errors(400, 401, 403, 404, 409) },
     },
-    handler: async (request, reply) =>
-      reply.code(201).send(await addTerminal(ctx.db, actorOf(request), request.body, ctx.now())),
+    handler: async (request, reply) => {
+      const added = await addTerminal(ctx.db, actorOf(request), request.body, ctx.now());
+      await ctx.dhcp.push();
+      return reply.code(201).send(added);
+    },
   });
 
   r.get('/terminals/:terminal', {
@@ -112,13 +119,16 @@ export function terminalRoutes(app: FastifyInstance, ctx: RouteContext): void {
       if (target === null && principalOf(request).role !== 'admin')
         throw new LabvirtError('FORBIDDEN', { role: principalOf(request).role });
       if (typeof target === 'string') await assertLabAccess(ctx.db, request, target);
-      return updateTerminal(
+      const updated = await updateTerminal(
         ctx.db,
         actorOf(request),
         request.params.terminal,
         request.body,
         ctx.now(),
       );
+      // A move changes its address; a rename its host name.
+      if (target !== undefined || request.body.name !== undefined) await ctx.dhcp.push();
+      return updated;
     },
   });
 
@@ -132,8 +142,17 @@ export function terminalRoutes(app: FastifyInstance, ctx: RouteContext): void {
       body: Strict({ lab: Ref, name: Type.Optional(Name) }),
       response: { 200: Type.Ref('Terminal'), ...errors(400, 401, 403, 404, 409) },
     },
-    handler: (request) =>
-      enrolTerminal(ctx.db, actorOf(request), request.params.terminal, request.body, ctx.now()),
+    handler: async (request) => {
+      const enrolled = await enrolTerminal(
+        ctx.db,
+        actorOf(request),
+        request.params.terminal,
+        request.body,
+        ctx.now(),
+      );
+      await ctx.dhcp.push();
+      return enrolled;
+    },
   });
 
   r.delete('/terminals/:terminal', {
@@ -146,6 +165,7 @@ export function terminalRoutes(app: FastifyInstance, ctx: RouteContext): void {
     },
     handler: async (request, reply) => {
       await removeTerminal(ctx.db, actorOf(request), request.params.terminal, ctx.now());
+      await ctx.dhcp.push();
       return reply.code(204).send(null);
     },
   });

@@ -19,6 +19,8 @@ export interface LabView {
   readonly outsideSlots: OutsideSlots;
   /** Subnets whose unknown terminals are enrolled into the lab at once (normalised CIDRs). */
   readonly subnets: string[];
+  /** The IPv4 range its terminals' VMs get their DHCP addresses from ('FIRST-LAST'), if any. */
+  readonly addressPool: string | null;
   readonly terminals: number;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -98,6 +100,7 @@ async function view(db: Kysely<Database>, labs: Lab[]): Promise<LabView[]> {
     profiles: profiles.filter((row) => row.lab_id === lab.id).map((row) => row.name),
     outsideSlots: lab.outside_slots,
     subnets: subnets.filter((row) => row.lab_id === lab.id).map((row) => row.cidr),
+    addressPool: lab.address_pool,
     terminals: Number(counts.find((row) => row.lab_id === lab.id)?.count ?? 0),
     createdAt: lab.created_at,
     updatedAt: lab.updated_at,
@@ -194,6 +197,13 @@ export async function deleteLab(
 ): Promise<void> {
   const lab = await findLab(db, ref);
   await db.transaction().execute(async (tx) => {
+    // Its terminals become pending: the addresses of its pool go with it.
+    await tx
+      .deleteFrom('terminal_addresses')
+      .where('terminal_id', 'in', (eb) =>
+        eb.selectFrom('terminals').select('id').where('lab_id', '=', lab.id),
+      )
+      .execute();
     await tx.deleteFrom('labs').where('id', '=', lab.id).execute();
     await audit(
       tx,

@@ -10,6 +10,7 @@ import type { Database, Terminal } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { audit } from './audit.js';
 import { labForTerminalAddress } from './lab-subnets.js';
+import { syncTerminalAddress } from './lab-addresses.js';
 
 /** Unknown MACs kept for enrolment at most: beyond, a flood of made-up MACs stores nothing. */
 export const MAX_PENDING_TERMINALS = 1000;
@@ -28,6 +29,8 @@ export interface TerminalRequest {
 export async function identifyTerminal(
   db: Kysely<Database>,
   request: TerminalRequest,
+  /** Told when the request enrolled the terminal (by its subnet). */
+  onEnrolled: (terminal: Terminal) => void = () => undefined,
 ): Promise<Terminal> {
   // IPv4-mapped IPv6 ('::ffff:10.0.0.7', from a dual-stack socket) as plain IPv4.
   const parsed = parseAddress(request.source);
@@ -40,7 +43,10 @@ export async function identifyTerminal(
   const mac = request.macs[0];
   if (mac === undefined) throw new LabvirtError('TERMINAL_UNIDENTIFIED', { address: source });
   const enrolled = await enrolBySubnet(db, mac, source, request.now);
-  if (enrolled !== undefined) return enrolled;
+  if (enrolled !== undefined) {
+    onEnrolled(enrolled);
+    return enrolled;
+  }
   await keepPending(db, mac, source, request.now);
   throw new LabvirtError('TERMINAL_PENDING', { mac });
 }
@@ -87,6 +93,7 @@ async function enrolBySubnet(
         .insertInto('terminals')
         .values(newTerminal(id, mac, labId, source, now))
         .execute();
+      await syncTerminalAddress(tx, id, labId);
       await audit(
         tx,
         { principal: undefined, source },
@@ -100,6 +107,8 @@ async function enrolBySubnet(
       );
     });
   } catch (error) {
+    // A full pool: it waits, pending, for an administrator (who is told why on enrolling).
+    if (error instanceof LabvirtError && error.code === 'POOL_EXHAUSTED') return undefined;
     if (!isUniqueViolation(error)) throw error;
     // The same terminal asked twice at once: the other request enrolled it.
   }

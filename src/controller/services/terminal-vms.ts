@@ -59,12 +59,17 @@ export class TerminalVmService {
   /** VMs being ended to be replaced, so one replacement is not decided twice. */
   readonly #replacing = new Set<string>();
 
+  /** Told when a terminal's request enrolled it (by its subnet): its address may be new. */
+  readonly #onEnrolled: () => void;
+
   constructor(
     vms: VmService,
     now: () => Date,
     log: (error: unknown, message: string) => void = () => undefined,
+    onEnrolled: () => void = () => undefined,
   ) {
     this.#vms = vms;
+    this.#onEnrolled = onEnrolled;
     this.#now = now;
     this.#log = log;
     this.#labs = new LabNowCache(vms.db);
@@ -81,7 +86,7 @@ export class TerminalVmService {
 
   /** What the asking terminal should connect to, starting its VM if it has none. */
   async config(request: ConfigRequest): Promise<ConfigAnswer> {
-    const terminal = await identifyTerminal(this.#db, request);
+    const terminal = await identifyTerminal(this.#db, request, this.#onEnrolled);
     if (terminal.enabled === 0) throw new LabvirtError('TERMINAL_DISABLED', { mac: terminal.mac });
     if (terminal.lab_id === null) throw new LabvirtError('TERMINAL_PENDING', { mac: terminal.mac });
     const { lab, profile } = await this.#labs.get(terminal.lab_id, request.now);
@@ -278,10 +283,16 @@ export class TerminalVmService {
   ): Promise<{ launched: Promise<void> } | undefined> {
     let result;
     try {
+      const address = await this.#db
+        .selectFrom('terminal_addresses')
+        .select('ip')
+        .where('terminal_id', '=', terminal.id)
+        .executeTakeFirst();
       result = await this.#vms.startClientRow(profile.id, actor, {
         terminal: {
           id: terminal.id,
           mac: terminal.mac,
+          address: address?.ip,
           decide: async (tx: Transaction<Database>) => {
             if ((await this.#activeVmOf(terminal.id, tx)) !== undefined) throw new TerminalServed();
           },

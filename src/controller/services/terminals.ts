@@ -8,7 +8,9 @@ import type { Database, Terminal } from '../../db/schema.js';
 import { audit, type Actor } from './audit.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { findLab } from './labs.js';
+import { syncTerminalAddress } from './lab-addresses.js';
 import { onlyOne } from './only-one.js';
+import { terminalVmMac } from '../../domain/terminal-mac.js';
 
 export type TerminalState = 'pending' | 'enrolled' | 'disabled';
 
@@ -22,6 +24,10 @@ export interface TerminalView {
   readonly ip: string | null;
   /** The address it last asked from. */
   readonly lastIp: string | null;
+  /** The address its VM is given by DHCP, from its lab's address pool. */
+  readonly address: string | null;
+  /** The MAC of its VM: the same every session. */
+  readonly vmMac: string;
   readonly lastSeenAt: string | null;
   readonly createdAt: string;
 }
@@ -49,6 +55,18 @@ async function view(db: Kysely<Database>, terminals: Terminal[]): Promise<Termin
   const labs = new Map(
     (await db.selectFrom('labs').select(['id', 'name']).execute()).map((lab) => [lab.id, lab.name]),
   );
+  const ids = terminals.map((terminal) => terminal.id);
+  const addresses = new Map(
+    ids.length === 0
+      ? []
+      : (
+          await db
+            .selectFrom('terminal_addresses')
+            .select(['terminal_id', 'ip'])
+            .where('terminal_id', 'in', ids)
+            .execute()
+        ).map((row) => [row.terminal_id, row.ip]),
+  );
   return terminals.map((terminal) => ({
     id: terminal.id,
     mac: terminal.mac,
@@ -57,6 +75,8 @@ async function view(db: Kysely<Database>, terminals: Terminal[]): Promise<Termin
     state: stateOf(terminal),
     ip: terminal.ip,
     lastIp: terminal.last_ip,
+    address: addresses.get(terminal.id) ?? null,
+    vmMac: terminalVmMac(terminal.id),
     lastSeenAt: terminal.last_seen_at,
     createdAt: terminal.created_at,
   }));
@@ -105,6 +125,7 @@ export async function addTerminal(
           updated_at: now.toISOString(),
         })
         .execute();
+      await syncTerminalAddress(tx, id, lab.id);
       await audit(
         tx,
         actor,
@@ -177,6 +198,8 @@ export async function updateTerminal(
         })
         .where('id', '=', terminal.id)
         .execute();
+      // Into a lab with a pool: an address of it (POOL_EXHAUSTED undoes the move).
+      if (labId !== undefined) await syncTerminalAddress(tx, terminal.id, labId);
       await audit(
         tx,
         actor,
@@ -236,6 +259,7 @@ export async function enrolTerminal(
         lab: current.name ?? '-',
       });
     }
+    await syncTerminalAddress(tx, terminal.id, lab.id);
     await audit(
       tx,
       actor,

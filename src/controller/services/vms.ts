@@ -20,6 +20,7 @@ import { isFinal, nextVmState, type VmState } from '../../domain/vm-lifecycle.js
 import type { Database, Profile, Vm, VmKind } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { macFromUuid } from '../../qemu/cmdline/validate.js';
+import { terminalVmMac } from '../../domain/terminal-mac.js';
 import { audit, type Actor } from './audit.js';
 import { dataDisks, findProfile } from './profiles.js';
 import { registerHost } from './hosts.js';
@@ -189,6 +190,8 @@ export class VmService {
       readonly terminal?: {
         readonly id: string;
         readonly mac: string;
+        /** The address its VM is given by DHCP (its lab's pool), if it has one. */
+        readonly address?: string | undefined;
         readonly decide: (tx: Transaction<Database>) => Promise<void>;
       };
       readonly display?: AgentDisplaySpec;
@@ -209,13 +212,17 @@ export class VmService {
       return {
         row: {
           ...this.newRow(id, 'client', locked, versionId, hostId),
-          terminal_id: terminal?.id ?? null,
+          // A terminal's VM has the terminal's MAC, so its DHCP address, every session.
+          ...(terminal === undefined
+            ? {}
+            : { terminal_id: terminal.id, mac: terminalVmMac(terminal.id) }),
         },
         audit: { action: 'vm.start', details },
       };
     }, actor);
     const launched = this.launch(row, agent, {
       ...specOf(row, profile),
+      ...(terminal?.address === undefined ? {} : { address: terminal.address }),
       image: { profileId: profile.id, versionId },
       writes: 'discard',
       ...(options.display === undefined ? {} : { display: options.display }),
@@ -253,17 +260,38 @@ export class VmService {
   ): Promise<Vm> {
     for (let attempt = 0; ; attempt++) {
       const id = randomUUID();
+      let mac: string | undefined;
       try {
         return await this.db.transaction().execute(async (tx) => {
           const { row, audit: entry } = await decide(tx, id);
+          // A MAC not made from the id (a terminal's) would clash again with a fresh id.
+          if (row.mac !== macFromUuid(id)) mac = row.mac;
           await tx.insertInto('vms').values(row).execute();
           await audit(tx, actor, { ...entry, targetType: 'vm', targetId: id }, this.#deps.now());
           return row;
         });
       } catch (error) {
-        if (!isUniqueViolation(error) || attempt >= 4) throw error;
+        if (!isUniqueViolation(error)) throw error;
+        if (mac !== undefined) await this.assertMacFree(mac);
+        if (attempt >= 4) throw error;
       }
     }
+  }
+
+  /** MAC_IN_USE, naming the VM, when an active VM has this MAC. */
+  async assertMacFree(mac: string): Promise<void> {
+    const holder = await this.db
+      .selectFrom('vms')
+      .select('name')
+      .where('mac', '=', mac.toLowerCase())
+      .where('state', 'in', ACTIVE_STATES)
+      .executeTakeFirst();
+    if (holder !== undefined)
+      throw new LabvirtError(
+        'MAC_IN_USE',
+        { mac: mac.toLowerCase(), vm: holder.name },
+        { field: 'mac' },
+      );
   }
 
   /** A 'starting' row for a new VM of the profile, its name and MAC made from its id. */

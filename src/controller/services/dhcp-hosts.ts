@@ -1,0 +1,103 @@
+// The DHCP host entries of terminals' VMs (every terminal with an address of its lab's
+// pool: its stable VM MAC, the address, a host name), exported as a file for a DHCP
+// server and pushed to the agents, whose managed dnsmasq serves exactly these.
+import type { Kysely } from 'kysely';
+import type { DhcpHost, HostAgent } from '../../agent/host-agent.js';
+import {
+  dhcpHostEntries,
+  formatDhcpd,
+  formatDnsmasq,
+  type DhcpFormat,
+  type DhcpHostEntry,
+} from '../../domain/dhcp-hosts.js';
+import { terminalVmMac } from '../../domain/terminal-mac.js';
+import type { Database } from '../../db/schema.js';
+import { findLab } from './labs.js';
+
+/** The entries of one lab (by id or name), or of every lab. */
+export async function listDhcpHosts(
+  db: Kysely<Database>,
+  filter: { readonly lab?: string | undefined } = {},
+): Promise<DhcpHostEntry[]> {
+  let query = db
+    .selectFrom('terminal_addresses')
+    .innerJoin('terminals', 'terminals.id', 'terminal_addresses.terminal_id')
+    .innerJoin('labs', 'labs.id', 'terminals.lab_id')
+    .select([
+      'terminals.id',
+      'terminals.mac',
+      'terminals.name',
+      'labs.name as lab',
+      'terminal_addresses.ip',
+    ]);
+  if (filter.lab !== undefined)
+    query = query.where('labs.id', '=', (await findLab(db, filter.lab, 'query.lab')).id);
+  const rows = await query.execute();
+  return dhcpHostEntries(
+    rows.map((row) => ({
+      lab: row.lab,
+      terminal: row.mac,
+      terminalName: row.name,
+      mac: terminalVmMac(row.id),
+      ip: row.ip,
+    })),
+  );
+}
+
+/** The entries as the file of a DHCP server (text), or as they are (json). */
+export function formatDhcpHosts(
+  entries: readonly DhcpHostEntry[],
+  format: DhcpFormat,
+): string | readonly DhcpHostEntry[] {
+  if (format === 'dnsmasq') return formatDnsmasq(entries);
+  if (format === 'dhcpd') return formatDhcpd(entries);
+  return entries;
+}
+
+/**
+ * Gives every agent the current entries, after each change of addresses and at start.
+ * Pushes run one after another (each reads the entries when its turn comes, so the last
+ * one carries the last change); a failing agent is logged, never the caller's failure.
+ */
+export class DhcpHostsPusher {
+  readonly #db: Kysely<Database>;
+  readonly #agents: readonly HostAgent[];
+  readonly #log: (error: unknown, message: string) => void;
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    db: Kysely<Database>,
+    agents: readonly HostAgent[],
+    log: (error: unknown, message: string) => void,
+  ) {
+    this.#db = db;
+    this.#agents = agents;
+    this.#log = log;
+  }
+
+  /** Resolves once this push (and those before it) is done; never rejects. */
+  push(): Promise<void> {
+    this.#queue = this.#queue.then(() => this.#pushNow());
+    return this.#queue;
+  }
+
+  async #pushNow(): Promise<void> {
+    if (this.#agents.length === 0) return;
+    let hosts: DhcpHost[];
+    try {
+      hosts = (await listDhcpHosts(this.#db)).map(({ mac, ip, name }) => ({ mac, ip, name }));
+    } catch (error) {
+      this.#log(error, 'reading the DHCP host entries failed; the agents were not told');
+      return;
+    }
+    await Promise.all(
+      this.#agents.map((agent) =>
+        agent
+          .setDhcpHosts(hosts)
+          .catch((error: unknown) =>
+            this.#log(error, 'giving an agent its DHCP host entries failed'),
+          ),
+      ),
+    );
+  }
+}
