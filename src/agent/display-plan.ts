@@ -5,9 +5,12 @@ import type { AgentDisplaySpec, DisplayConnection, DisplayProtocol } from './hos
 
 export const DEFAULT_RDP_PORT = 3389;
 
-/** Where a gateway connection goes: a display's Unix socket, or a loopback TCP port. */
+/**
+ * Where a gateway connection goes: a display's Unix socket, or a TCP port at an IPv4
+ * address (QEMU's loopback forward of a guest's port, or a bridged guest's own address).
+ */
 export type GatewayTarget =
-  { readonly path: string } | { readonly host: '127.0.0.1'; readonly port: number };
+  { readonly path: string } | { readonly host: string; readonly port: number };
 
 /** What the agent notes in the VM's run directory to re-open its gateway after a restart. */
 export interface GatewayRecord {
@@ -16,6 +19,11 @@ export interface GatewayRecord {
   readonly port: number;
   /** rdp: the loopback port QEMU forwards to the guest's port. */
   readonly hostPort?: number | undefined;
+  /**
+   * rdp on a bridged host: the guest's own address (its DHCP address), relayed to at the
+   * display's guest port instead of a QEMU forward; connection tracking watches it too.
+   */
+  readonly guestAddress?: string | undefined;
 }
 
 export interface PortRange {
@@ -27,6 +35,8 @@ export function gatewayTarget(
   protocol: DisplayProtocol,
   sockets: { readonly vnc: string; readonly spice: string },
   hostPort: number | undefined,
+  guestAddress?: string,
+  guestPort: number = DEFAULT_RDP_PORT,
 ): GatewayTarget {
   switch (protocol) {
     case 'vnc':
@@ -34,6 +44,7 @@ export function gatewayTarget(
     case 'spice':
       return { path: sockets.spice };
     case 'rdp':
+      if (guestAddress !== undefined) return { host: guestAddress, port: guestPort };
       if (hostPort === undefined) throw new Error('an rdp gateway needs its forwarded port');
       return { host: '127.0.0.1', port: hostPort };
   }
@@ -92,10 +103,20 @@ export function burnCalls(protocol: 'vnc' | 'spice', unknownPassword: string): Q
   ];
 }
 
+/** One connection the gateway relays: who, since when, whether it reached QEMU, bytes. */
+export interface GatewayConnection {
+  readonly peer: string;
+  readonly since: string;
+  readonly relayed: boolean;
+  /** Bytes from the terminal to the VM, and back. */
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+}
+
 /** What the gateway relays now, per display socket it relays to. */
 export interface GatewayView {
   readonly protocol: DisplayProtocol;
-  readonly connections: readonly (DisplayConnection & { readonly relayed: boolean })[];
+  readonly connections: readonly GatewayConnection[];
 }
 
 /** QEMU's own view (query-vnc, query-spice): how many clients each display socket has. */
@@ -133,10 +154,12 @@ export function mergeConnections(
   gateway: GatewayView | undefined,
   since: { readonly vnc: readonly string[]; readonly spice: readonly string[] },
 ): DisplayConnection[] {
-  const list: DisplayConnection[] = (gateway?.connections ?? []).map(({ peer, since: at }) => ({
-    peer,
-    since: at,
+  const list: DisplayConnection[] = (gateway?.connections ?? []).map((c) => ({
+    peer: c.peer,
+    since: c.since,
     via: 'gateway',
+    bytesIn: c.bytesIn,
+    bytesOut: c.bytesOut,
   }));
   for (const kind of ['vnc', 'spice'] as const) {
     for (const at of since[kind]) list.push({ peer: `unix:${kind}`, since: at, via: 'display' });

@@ -1,9 +1,10 @@
-import { LabvirtError } from '../domain/errors.js';
-// The agent's gateway for one VM: a TCP listener on the host relaying each connection,
-// byte for byte, to the VM's display socket (vnc, spice) or to the loopback port QEMU
-// forwards to the guest (rdp). It knows who is connected, which is how the agent reports
-// a terminal's connection without anything inside the guest.
+// The gateway for one VM: a TCP listener on the host relaying each connection, byte for
+// byte, to the VM's display socket (vnc, spice) or to the guest's port (rdp: QEMU's
+// loopback forward, or a bridged guest's address). It knows who is connected, which is how
+// the agent reports a terminal's connection without anything inside the guest. It runs in
+// the gateway daemon (gateway-server.ts), so connections outlive the agent.
 import net from 'node:net';
+import { LabvirtError } from '../domain/errors.js';
 import type { DisplayProtocol } from './host-agent.js';
 import { formatPeer, type GatewayTarget, type GatewayView } from './display-plan.js';
 
@@ -73,11 +74,12 @@ export class DisplayGateway {
   view(): GatewayView {
     return {
       protocol: this.protocol,
-      connections: [...this.#relays].map(({ peer, since, relayed }) => ({
+      connections: [...this.#relays].map(({ peer, since, relayed, client }) => ({
         peer,
         since,
         relayed,
-        via: 'gateway' as const,
+        bytesIn: client.bytesRead,
+        bytesOut: client.bytesWritten,
       })),
     };
   }

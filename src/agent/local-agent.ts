@@ -5,7 +5,9 @@
 // maker, StoreOverlayMaker, only layers on sealed versions), admin VMs on their draft.
 // A VM's CD-ROM is named in the agent's ISO library; its data disks are scratch images
 // in its overlay directory, which goes with the VM. A VM with a display for terminals gets
-// a gateway (a TCP port relaying to its display) and one-time tickets (vm-display.ts).
+// a gateway (a TCP port relaying to its display) and one-time tickets (vm-display.ts). The
+// gateways live in the run directory's gateway daemon, so terminals' connections outlive
+// the agent: its close leaves them, its start keeps those of the VMs it re-adopts.
 import { EventEmitter } from 'node:events';
 import { open } from 'node:fs/promises';
 import { cpus, hostname, totalmem } from 'node:os';
@@ -33,6 +35,8 @@ import type {
 } from './host-agent.js';
 import { DEFAULT_RDP_PORT, type GatewayRecord, type PortRange } from './display-plan.js';
 import { freeLoopbackPort } from './gateway.js';
+import { GatewayLink } from './gateway-client.js';
+import { staleListeners } from './gateway-protocol.js';
 import { readGatewayRecord, VmDisplay, writeGatewayRecord } from './vm-display.js';
 
 /** The end of a serial log the agent hands out by default. */
@@ -104,12 +108,13 @@ export class LocalAgent implements HostAgent {
   #gatewayAddress: string | undefined;
   #freePort: () => Promise<number>;
   #displays = new Map<string, VmDisplay>();
+  #gateway: GatewayLink;
   #events = new EventEmitter<{ ended: [VmEnded] }>();
   #forward = (exit: VmExit) => {
     // The gateway closes with its VM: its port and relayed connections go.
     const display = this.#displays.get(exit.name);
     this.#displays.delete(exit.name);
-    void display?.close();
+    void (display?.close() ?? this.#gateway.close(exit.name)).catch(() => undefined);
     this.#events.emit('ended', ended(exit));
   };
 
@@ -121,6 +126,7 @@ export class LocalAgent implements HostAgent {
     this.#gatewayPorts = options.gatewayPorts;
     this.#gatewayAddress = options.gatewayAddress;
     this.#freePort = options.freePort ?? freeLoopbackPort;
+    this.#gateway = new GatewayLink(supervisor.runDir.root);
     this.#events.setMaxListeners(0);
     supervisor.on('exit', this.#forward);
   }
@@ -132,6 +138,9 @@ export class LocalAgent implements HostAgent {
     const agent = new LocalAgent(supervisor, options);
     const report = await agent.report();
     const { adopted } = report.qemu.available ? await supervisor.adopt() : { adopted: [] };
+    // The gateway daemon's listeners of VMs that no longer run go; those of the adopted ones
+    // stay as they are (a terminal's session goes on), and a missing one opens on attach.
+    await agent.#closeStaleGateways(adopted).catch(() => undefined);
     for (const name of adopted) {
       // Back on the port it had, so terminals told of it reach it again.
       const path = supervisor.runDir.vmPaths(name).gatewayRecord;
@@ -242,7 +251,10 @@ export class LocalAgent implements HostAgent {
 
   async stopVm(name: string, request: StopRequest = {}): Promise<VmEnded> {
     const graceMs = request.graceMs ?? 30_000;
-    return ended(await this.#supervisor.stop(name, { graceMs }));
+    const exit = await this.#supervisor.stop(name, { graceMs });
+    // Its gateway is closing with it (the exit event): once this answers, the port is shut.
+    await this.#gateway.close(name).catch(() => undefined);
+    return ended(exit);
   }
 
   async ticket(name: string, ttlSeconds: number): Promise<string | undefined> {
@@ -282,11 +294,35 @@ export class LocalAgent implements HostAgent {
   async close(): Promise<void> {
     this.#supervisor.off('exit', this.#forward);
     this.#events.removeAllListeners();
-    // Gateways close with the agent (see VmDisplay.close: issue 6 keeps them across restarts).
-    const displays = [...this.#displays.values()];
+    // The gateways stay in their daemon, connections and all, for the next agent.
+    for (const display of this.#displays.values()) display.detach();
     this.#displays.clear();
-    await Promise.all(displays.map((display) => display.close()));
+    this.#gateway.detach();
     this.#supervisor.detach();
+  }
+
+  async #closeStaleGateways(running: readonly string[]): Promise<void> {
+    const link = await this.#gateway.ensure(false);
+    if (link === undefined) return;
+    for (const vm of staleListeners(await link.client.list(), running)) {
+      await link.client.close(vm);
+    }
+  }
+
+  /**
+   * The gateway daemon, spawned when none runs. One that was lost (killed, say) took the
+   * listeners with it: the running VMs' are opened again, on the ports they had.
+   */
+  async #ensureGateway(): Promise<void> {
+    const link = await this.#gateway.ensure(true);
+    if (link?.reconnected !== true) return;
+    for (const [name, display] of this.#displays) {
+      const moved = await display.reopen().catch(() => false);
+      if (moved && display.record !== undefined) {
+        const path = this.#supervisor.runDir.vmPaths(name).gatewayRecord;
+        await writeGatewayRecord(path, display.record).catch(() => undefined);
+      }
+    }
   }
 
   /**
@@ -297,7 +333,9 @@ export class LocalAgent implements HostAgent {
   async #attach(name: string, gateway: GatewayRecord | undefined): Promise<void> {
     const paths = this.#supervisor.runDir.vmPaths(name);
     const record = await this.#supervisor.runDir.readRecord(name);
+    if (gateway !== undefined) await this.#ensureGateway();
     const display = await VmDisplay.open({
+      name,
       qmp: this.#supervisor.qmp(name),
       gateway:
         gateway === undefined
@@ -307,6 +345,7 @@ export class LocalAgent implements HostAgent {
               sockets: { vnc: record?.spec.vncSocket ?? paths.vncSocket, spice: paths.spiceSocket },
               bind: this.#gatewayBind,
               range: this.#gatewayPorts,
+              control: this.#gateway,
             },
     });
     try {
@@ -322,7 +361,7 @@ export class LocalAgent implements HostAgent {
       await display.close();
       return;
     }
-    void this.#displays.get(name)?.close();
+    this.#displays.get(name)?.detach();
     this.#displays.set(name, display);
   }
 

@@ -1,6 +1,8 @@
-// One running VM's display as the agent handles it: its gateway (when the VM has a display
-// for terminals), its one-time tickets, and who is connected (the gateway's connections
-// plus the clients QEMU reports that did not come through it, e.g. the console's).
+// One running VM's display as the agent handles it: its gateway listener in the gateway
+// daemon (when the VM has a display for terminals), its one-time tickets, and who is
+// connected (the gateway's connections plus the clients QEMU reports that did not come
+// through it, e.g. the console's). QEMU's connect and disconnect events make its client
+// list be asked afresh, so a display client shows (and goes) at once.
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { QmpConnection, QmpEventMessage } from '../qemu/process/qmp-connection.js';
@@ -15,11 +17,12 @@ import {
   unaccounted,
   TICKET_LENGTH,
   type GatewayRecord,
+  type GatewayView,
   type PortRange,
   type QemuClients,
   type QmpCall,
 } from './display-plan.js';
-import { DisplayGateway } from './gateway.js';
+import type { GatewayControl } from './gateway-client.js';
 import type { DisplayConnection, DisplayProtocol } from './host-agent.js';
 
 /** QEMU's client counts are asked for at most this often per VM (the controller polls). */
@@ -31,8 +34,17 @@ const CLIENTS_CACHE_MS = 1_000;
 export const SPICE_CHANNELS_GRACE_MS = 5_000;
 /** The SPICE main channel's type in SPICE_INITIALIZED. */
 const SPICE_MAIN_CHANNEL = 1;
+/** QEMU's events that change its display client list. */
+const CLIENT_EVENTS = new Set([
+  'VNC_CONNECTED',
+  'VNC_DISCONNECTED',
+  'SPICE_CONNECTED',
+  'SPICE_DISCONNECTED',
+]);
 
 export interface VmDisplayOptions {
+  /** The VM's name: its listener's in the gateway daemon. */
+  readonly name: string;
   readonly qmp: QmpConnection;
   /** The gateway to open; undefined: the VM has only the console's VNC socket. */
   readonly gateway?:
@@ -41,6 +53,7 @@ export interface VmDisplayOptions {
         readonly sockets: { readonly vnc: string; readonly spice: string };
         readonly bind: string;
         readonly range?: PortRange | undefined;
+        readonly control: GatewayControl;
       }
     | undefined;
   readonly now?: () => Date;
@@ -48,8 +61,10 @@ export interface VmDisplayOptions {
 }
 
 export class VmDisplay {
-  readonly gateway: DisplayGateway | undefined;
-  readonly record: GatewayRecord | undefined;
+  readonly name: string;
+  /** The gateway as noted in the run directory (with the port it got). */
+  record: GatewayRecord | undefined;
+  #plan: VmDisplayOptions['gateway'];
   #qmp: QmpConnection;
   #now: () => Date;
   #random: (size: number) => Uint8Array;
@@ -60,38 +75,52 @@ export class VmDisplay {
   #since: { vnc: string[]; spice: string[] } = { vnc: [], spice: [] };
   #closed = false;
 
-  private constructor(
-    options: VmDisplayOptions,
-    gateway: DisplayGateway | undefined,
-    record: GatewayRecord | undefined,
-  ) {
+  private constructor(options: VmDisplayOptions) {
+    this.name = options.name;
+    this.#plan = options.gateway;
+    this.record = options.gateway?.record;
     this.#qmp = options.qmp;
     this.#now = options.now ?? (() => new Date());
     this.#random = options.random ?? randomBytes;
-    this.gateway = gateway;
-    this.record = record;
-    if (this.#ticketProtocol !== undefined) {
-      this.#qmp.on('event', (event) => this.#onEvent(event));
-    }
+    this.#qmp.on('event', (event) => this.#onEvent(event));
   }
 
+  /** Watches the VM's display, opening (or keeping) its gateway listener. */
   static async open(options: VmDisplayOptions): Promise<VmDisplay> {
-    const plan = options.gateway;
-    if (plan === undefined) return new VmDisplay(options, undefined, undefined);
-    const { display, port, hostPort } = plan.record;
-    const gateway = await DisplayGateway.open({
+    const display = new VmDisplay(options);
+    await display.reopen();
+    return display;
+  }
+
+  /**
+   * Opens the gateway listener on the port it had (first in the candidates); the daemon
+   * keeps one already open as it is, connections and all. Returns whether the port changed.
+   */
+  async reopen(): Promise<boolean> {
+    const plan = this.#plan;
+    const record = this.record;
+    if (plan === undefined || record === undefined) return false;
+    const { display, port, hostPort } = record;
+    const got = await plan.control.open({
+      vm: this.name,
       protocol: display.protocol,
       bind: plan.bind,
       ports: portCandidates(plan.range, port),
-      target: gatewayTarget(display.protocol, plan.sockets, hostPort),
-      ...(options.now === undefined ? {} : { now: options.now }),
+      target: gatewayTarget(
+        display.protocol,
+        plan.sockets,
+        hostPort,
+        record.guestAddress,
+        display.guestPort,
+      ),
     });
-    return new VmDisplay(options, gateway, { ...plan.record, port: gateway.port });
+    this.record = { ...record, port: got };
+    return got !== port;
   }
 
   get summary(): { readonly protocol: DisplayProtocol; readonly port: number } | null {
-    if (this.gateway === undefined) return null;
-    return { protocol: this.gateway.protocol, port: this.gateway.port };
+    if (this.record === undefined) return null;
+    return { protocol: this.record.display.protocol, port: this.record.port };
   }
 
   /** A new password valid for ttlSeconds and one client; undefined without a ticketed display. */
@@ -106,8 +135,7 @@ export class VmDisplay {
   }
 
   async connections(): Promise<DisplayConnection[]> {
-    const qemu = await this.#qemuClients();
-    const view = this.gateway?.view();
+    const [qemu, view] = await Promise.all([this.#qemuClients(), this.#gatewayView()]);
     const extra = unaccounted(view, qemu);
     const now = this.#now().toISOString();
     this.#since = {
@@ -117,16 +145,26 @@ export class VmDisplay {
     return mergeConnections(view, this.#since);
   }
 
-  /**
-   * Stops the gateway (its listener and relayed connections). On an agent's close too:
-   * terminals' connections do not survive an agent restart yet (issue 6 moves them out of
-   * the agent's process); they reconnect to the same port once the VM is re-adopted.
-   */
-  async close(): Promise<void> {
+  /** Stops watching; the gateway listener stays in the daemon (an agent's close). */
+  detach(): void {
     this.#closed = true;
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
-    await this.gateway?.close();
+  }
+
+  /** The VM ended: its gateway listener closes too, cutting its connections. */
+  async close(): Promise<void> {
+    this.detach();
+    if (this.#plan !== undefined) await this.#plan.control.close(this.name);
+  }
+
+  /** The daemon's listener of this VM; none while the daemon cannot be reached. */
+  async #gatewayView(): Promise<GatewayView | undefined> {
+    if (this.#plan === undefined) return undefined;
+    const listed = await this.#plan.control.list(this.name).catch(() => []);
+    const listener = listed.find((l) => l.vm === this.name);
+    if (listener === undefined) return undefined;
+    return { protocol: listener.protocol, connections: listener.connections };
   }
 
   get #ticketProtocol(): 'vnc' | 'spice' | undefined {
@@ -136,6 +174,8 @@ export class VmDisplay {
   }
 
   #onEvent(event: QmpEventMessage): void {
+    // Someone came or went: the next look asks QEMU (the cache would hide it for a while).
+    if (CLIENT_EVENTS.has(event.event)) this.#clients = undefined;
     const protocol = this.#ticketProtocol;
     if (this.#ticketSetAt === undefined || protocol === undefined) return;
     const at =

@@ -373,6 +373,10 @@ const catalogue = {
     message:
       "no free port for a VM's display on {bind} ({ports}): widen the server's --gateway-ports",
   },
+  GATEWAY_UNAVAILABLE: {
+    status: 503,
+    message: "this host's display gateway is not available: {detail}",
+  },
   DISPLAY_NEEDS_NETWORK: {
     status: 400,
     message: 'VM {name} shows its display over RDP, which needs a network: give it one',

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
+import { stopGatewayDaemon } from '../../src/agent/gateway-client.js';
 import { LocalAgent } from '../../src/agent/local-agent.js';
 import { buildApp, type ControllerDeps } from '../../src/controller/app.js';
 import { localSupervisor } from '../../src/agent/local-host.js';
@@ -108,6 +109,8 @@ export async function vmFixture(
       await app.close();
       await killAll(parts.supervisor.runDir);
       await parts.agent.close();
+      // Its gateway daemon outlives agents by design: not the test process, though.
+      await stopGatewayDaemon(parts.supervisor.runDir.root);
       await api.database.drop();
       await temp.cleanup();
     },

@@ -18,9 +18,12 @@ import {
   trackSince,
   unaccounted,
   TICKET_ALPHABET,
+  type GatewayConnection,
   type GatewayView,
 } from '../../src/agent/display-plan.js';
 import { DisplayGateway } from '../../src/agent/gateway.js';
+import type { GatewayControl } from '../../src/agent/gateway-client.js';
+import type { ListenerInfo } from '../../src/agent/gateway-protocol.js';
 import type { AgentDisplaySpec } from '../../src/agent/host-agent.js';
 import { SPICE_CHANNELS_GRACE_MS, VmDisplay } from '../../src/agent/vm-display.js';
 import type { QmpConnection } from '../../src/qemu/process/qmp-connection.js';
@@ -70,8 +73,8 @@ describe('display plan', () => {
     const vnc: GatewayView = {
       protocol: 'vnc',
       connections: [
-        { peer: '10.0.0.7:5000', since: 't1', relayed: true, via: 'gateway' },
-        { peer: '10.0.0.8:5001', since: 't2', relayed: false, via: 'gateway' },
+        { peer: '10.0.0.7:5000', since: 't1', relayed: true, bytesIn: 10, bytesOut: 2000 },
+        { peer: '10.0.0.8:5001', since: 't2', relayed: false, bytesIn: 0, bytesOut: 0 },
       ],
     };
     assert.deepEqual(unaccounted(vnc, { vnc: 1, spice: 0 }), { vnc: 0, spice: 0 });
@@ -84,14 +87,15 @@ describe('display plan', () => {
         peer: `[fd00::7]:${port}`,
         since: 't',
         relayed: true,
-        via: 'gateway' as const,
+        bytesIn: 1,
+        bytesOut: 1,
       })),
     };
     assert.deepEqual(unaccounted(spice, { vnc: 1, spice: 1 }), { vnc: 1, spice: 0 });
     assert.deepEqual(unaccounted(spice, { vnc: 0, spice: 2 }), { vnc: 0, spice: 1 });
     assert.deepEqual(mergeConnections(vnc, { vnc: ['t0'], spice: [] }), [
-      { peer: '10.0.0.7:5000', since: 't1', via: 'gateway' },
-      { peer: '10.0.0.8:5001', since: 't2', via: 'gateway' },
+      { peer: '10.0.0.7:5000', since: 't1', via: 'gateway', bytesIn: 10, bytesOut: 2000 },
+      { peer: '10.0.0.8:5001', since: 't2', via: 'gateway', bytesIn: 0, bytesOut: 0 },
       { peer: 'unix:vnc', since: 't0', via: 'display' },
     ]);
   });
@@ -128,7 +132,8 @@ describe('DisplayGateway', () => {
             peer: `127.0.0.1:${client.socket.localPort}`,
             since: '2026-01-02T03:04:05.000Z',
             relayed: true,
-            via: 'gateway',
+            bytesIn: 5,
+            bytesOut: 5,
           },
         ],
       });
@@ -188,6 +193,26 @@ describe('DisplayGateway', () => {
   });
 });
 
+/** A gateway daemon in memory: the VM's listener, its port and what it relays. */
+function fakeControl(connections: GatewayConnection[] = []) {
+  const calls: string[] = [];
+  const listeners = new Map<string, ListenerInfo>();
+  const control: GatewayControl = {
+    open: async (request) => {
+      calls.push(`open ${request.vm} ${request.ports.join(',')}`);
+      const port = listeners.get(request.vm)?.port ?? (request.ports[0] || 40000);
+      listeners.set(request.vm, { ...request, port, connections });
+      return port;
+    },
+    close: async (vm) => {
+      calls.push(`close ${vm}`);
+      listeners.delete(vm);
+    },
+    list: async (vm) => [...listeners.values()].filter((l) => vm === undefined || l.vm === vm),
+  };
+  return { control, calls, listeners };
+}
+
 /** A QMP connection that records commands and lets the test emit events. */
 function fakeQmp(replies: Record<string, unknown> = {}) {
   const events = new EventEmitter();
@@ -217,10 +242,12 @@ const passwords = (calls: { command: string; args: Record<string, unknown> | und
 describe('VmDisplay tickets', () => {
   const bytes = (size: number) => new Uint8Array(size).fill(1); // every ticket 'BBBB...'
   const record = (display: AgentDisplaySpec) => ({
+    name: 'vm1',
     gateway: {
       record: { display, port: 0, hostPort: display.protocol === 'rdp' ? 1 : undefined },
       sockets: { vnc: '/nonexistent/vnc.sock', spice: '/nonexistent/spice.sock' },
       bind: '127.0.0.1',
+      control: fakeControl().control,
     },
   });
 
@@ -321,5 +348,75 @@ describe('VmDisplay tickets', () => {
     } finally {
       await display.close();
     }
+  });
+
+  it("opens the VM's listener on the port it had; the VM's end closes it, a detach leaves it", async () => {
+    const { qmp } = fakeQmp();
+    const { control, calls, listeners } = fakeControl();
+    const display = await VmDisplay.open({
+      qmp,
+      name: 'vm7',
+      gateway: {
+        record: { display: { protocol: 'vnc', ticketed: false }, port: 5901 },
+        sockets,
+        bind: '127.0.0.1',
+        range: { from: 5900, to: 5902 },
+        control,
+      },
+    });
+    assert.deepEqual(display.summary, { protocol: 'vnc', port: 5901 });
+    assert.equal(await display.reopen(), false, 'kept: the same port');
+    display.detach();
+    assert.equal(listeners.size, 1, 'a detach leaves the listener');
+    await display.close();
+    assert.deepEqual(calls, ['open vm7 5901,5900,5902', 'open vm7 5901,5900,5902', 'close vm7']);
+    assert.equal(listeners.size, 0);
+  });
+
+  it("lists the gateway's connections with their bytes, and QEMU's others as via display", async () => {
+    const { qmp } = fakeQmp({ 'query-vnc': { clients: [{}, {}] } });
+    const relayed = [
+      { peer: '10.0.0.7:5000', since: 't1', relayed: true, bytesIn: 12, bytesOut: 3400 },
+    ];
+    const display = await VmDisplay.open({
+      qmp,
+      name: 'vm8',
+      now: () => new Date('2026-01-01T00:00:00.000Z'),
+      gateway: {
+        record: { display: { protocol: 'vnc', ticketed: false }, port: 0 },
+        sockets,
+        bind: '127.0.0.1',
+        control: fakeControl(relayed).control,
+      },
+    });
+    assert.deepEqual(await display.connections(), [
+      { peer: '10.0.0.7:5000', since: 't1', via: 'gateway', bytesIn: 12, bytesOut: 3400 },
+      { peer: 'unix:vnc', since: '2026-01-01T00:00:00.000Z', via: 'display' },
+    ]);
+    display.detach();
+  });
+
+  it("asks QEMU's client list afresh on a display client's connect or disconnect event", async () => {
+    const replies: Record<string, unknown> = { 'query-vnc': { clients: [] } };
+    const { qmp, calls, emit } = fakeQmp(replies);
+    const display = await VmDisplay.open({ qmp, name: 'vm9' });
+    const asked = () => calls.filter((c) => c.command === 'query-vnc').length;
+    assert.deepEqual(await display.connections(), []);
+    replies['query-vnc'] = { clients: [{}] };
+    assert.deepEqual(await display.connections(), [], 'cached within the second');
+    emit('VNC_CONNECTED', Date.now());
+    assert.equal((await display.connections()).length, 1, 'seen at once');
+    assert.equal(asked(), 2);
+    replies['query-vnc'] = { clients: [] };
+    emit('VNC_DISCONNECTED', Date.now());
+    assert.deepEqual(await display.connections(), []);
+    emit('SPICE_CONNECTED', Date.now());
+    await display.connections();
+    emit('SPICE_DISCONNECTED', Date.now());
+    await display.connections();
+    emit('VNC_INITIALIZED', Date.now()); // not a change of the client list
+    await display.connections();
+    assert.equal(asked(), 5);
+    display.detach();
   });
 });
