@@ -14,7 +14,17 @@
 // Images are written to a temporary file and renamed, so concurrent builders never see a
 // half-written one. `node dist/scripts/linux-guest.js` builds (or finds) it and prints its path.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  link,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +39,9 @@ export interface LinuxGuestOptions {
 }
 
 /** The modules the guest loads when they are not built in: NICs, virtio on PCI, the power button. */
-export const GUEST_MODULES = ['virtio_pci', 'virtio_net', 'e1000', 'button', 'evdev'];
+export const GUEST_MODULES = ['virtio_pci', 'virtio_net', 'e1000', '8139too', 'button', 'evdev'];
+/** Leftovers of a builder that was killed are removed when they are older than this. */
+const STALE_MS = 60 * 60 * 1000;
 const KERNEL_CMDLINE = 'console=ttyS0 quiet';
 const IMAGE_KIB = 24 * 1024;
 const BUILDER_FILE = fileURLToPath(import.meta.url);
@@ -181,6 +193,15 @@ async function cachedImage(cacheDir: string, builderHash: string): Promise<strin
   return found.sort((a, b) => b.mtime - a.mtime)[0]?.path;
 }
 
+async function removeStale(cacheDir: string): Promise<void> {
+  for (const name of await readdir(cacheDir)) {
+    if (!name.startsWith('.work-') && !name.startsWith('.image-')) continue;
+    const path = join(cacheDir, name);
+    const age = Date.now() - (await stat(path).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+    if (age > STALE_MS) await rm(path, { recursive: true, force: true });
+  }
+}
+
 class Build {
   readonly #run: CommandRunner;
   readonly #log: (line: string) => void;
@@ -288,6 +309,7 @@ export async function buildLinuxGuest(options: LinuxGuestOptions = {}): Promise<
   const cached = await cachedImage(cacheDir, builderHash);
   if (cached !== undefined) return cached;
 
+  await removeStale(cacheDir);
   const build = new Build(options.runner ?? nodeCommandRunner, log);
   const work = await mkdtemp(join(cacheDir, '.work-'));
   const temp = join(cacheDir, `.image-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
@@ -319,7 +341,11 @@ export async function buildLinuxGuest(options: LinuxGuestOptions = {}): Promise<
     await copy(join(work, 'initrd.gz'), 'initrd.gz');
     await copy(join(work, 'syslinux.cfg'), 'syslinux.cfg');
     await build.run(['syslinux', '--install', temp]);
-    await rename(temp, image);
+    // link() publishes the whole file at once and, unlike rename(), keeps an image another
+    // builder published meanwhile (a test may be booting it already).
+    await link(temp, image).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
     log(`built ${image}`);
     return image;
   } finally {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildLinuxGuest } from '../../scripts/linux-guest.js';
 import type { CommandRunner } from '../../src/system/command-runner.js';
+import type { VmLaunch } from '../../src/qemu/process/supervisor.js';
 import { RunDir } from '../../src/qemu/process/run-dir.js';
 import { freePort } from '../helpers/cli-server.js';
 import { connectTcp, type ByteReader } from '../helpers/display-clients.js';
@@ -17,6 +18,7 @@ import {
   LINUX_GUEST_BOOT_MS,
   LINUX_GUEST_MEMORY_MIB,
   LINUX_GUEST_PORT,
+  LINUX_GUEST_VNC_PORT,
 } from '../helpers/linux-guest.js';
 import { guestLaunch, realSupervisor } from '../helpers/supervisor.js';
 
@@ -78,21 +80,18 @@ describe('Linux test guest', () => {
     assert.equal((await stat(image)).mtimeMs, before, 'the image was not rewritten');
   });
 
-  it('takes its address by DHCP, echoes on two connections at once, powers off by ACPI', async () => {
+  /** Starts the guest and waits for its first lease; resolves to its status and MAC. */
+  async function bootGuest(name: string, extra: Partial<VmLaunch>) {
     const supervisor = realSupervisor(runRoot);
     supervisors.push(supervisor);
-    const hostPort = await freePort();
-    const launch = await guestLaunch('linux', [image], {
+    const launch = await guestLaunch(name, [image], {
       memoryMiB: LINUX_GUEST_MEMORY_MIB,
-      diskBus: 'virtio',
-      net: { mode: 'user', forwards: [{ hostPort, guestPort: LINUX_GUEST_PORT }] },
       accel: await linuxGuestAccel(),
+      ...extra,
     });
     const status = await supervisor.start(launch, { discardWrites: true });
-    const mac = launch.nic.mac;
-
     const addresses = await waitFor(
-      'the guest to report its DHCP lease',
+      `${name} to report its DHCP lease`,
       async () => {
         const found = guestAddresses(await readIfExists(status.serialLog));
         return found.length > 0 ? found : undefined;
@@ -100,6 +99,20 @@ describe('Linux test guest', () => {
       LINUX_GUEST_BOOT_MS,
       500,
     );
+    return { supervisor, status, mac: launch.nic.mac, addresses };
+  }
+
+  it('takes its address by DHCP, echoes on two connections at once, powers off by ACPI', async () => {
+    const hostPort = await freePort();
+    const vncPort = await freePort();
+    const forwards = [
+      { hostPort, guestPort: LINUX_GUEST_PORT },
+      { hostPort: vncPort, guestPort: LINUX_GUEST_VNC_PORT },
+    ];
+    const { supervisor, status, mac, addresses } = await bootGuest('linux', {
+      diskBus: 'virtio',
+      net: { mode: 'user', forwards },
+    });
     assert.deepEqual(addresses[0], { ip: '10.0.2.15', mac });
 
     const first = await echoConnection(hostPort, 'first\n');
@@ -113,14 +126,27 @@ describe('Linux test guest', () => {
       reader.socket.write(text);
       assert.equal((await reader.read(text.length, 10_000)).toString(), text);
     }
-    first.socket.end();
-    second.socket.end();
+    const third = await echoConnection(vncPort, 'on 5900\n');
+    for (const reader of [first, second, third]) reader.socket.end();
     await first.closed();
     await second.closed();
+    await third.closed();
 
     const exit = await supervisor.stop('linux', { graceMs: 20_000 });
     assert.equal(exit.stopMethod, 'powerdown', 'the guest powered off by itself');
     assert.equal(exit.state, 'stopped');
     assert.match(await readFile(status.serialLog, 'utf8'), /labvirt-guest: power button/);
+  });
+
+  it('boots from IDE with an e1000 NIC too', async () => {
+    const { supervisor, mac, addresses } = await bootGuest('e1000', {
+      diskBus: 'ide',
+      nic: { model: 'e1000', mac: '52:54:00:6e:10:00' },
+      net: { mode: 'user', forwards: [] },
+    });
+    assert.equal(mac, '52:54:00:6e:10:00');
+    assert.deepEqual(addresses[0], { ip: '10.0.2.15', mac });
+    const exit = await supervisor.stop('e1000', { graceMs: 20_000 });
+    assert.equal(exit.stopMethod, 'powerdown');
   });
 });
