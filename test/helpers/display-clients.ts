@@ -115,6 +115,7 @@ export interface RfbResult {
   readonly ok: boolean;
   readonly reason?: string;
   readonly width?: number;
+  readonly height?: number;
 }
 
 /**
@@ -125,7 +126,20 @@ export async function rfbHandshake(
   reader: ByteReader,
   password: string | undefined,
 ): Promise<RfbResult> {
-  const banner = (await reader.read(12)).toString('latin1');
+  return rfbAfterBanner(reader, await rfbBanner(reader), password);
+}
+
+/** The server's ProtocolVersion, the first thing it sends. */
+export async function rfbBanner(reader: ByteReader): Promise<string> {
+  return (await reader.read(12)).toString('latin1');
+}
+
+/** The rest of rfbHandshake, once the banner was read (maybe long before). */
+export async function rfbAfterBanner(
+  reader: ByteReader,
+  banner: string,
+  password: string | undefined,
+): Promise<RfbResult> {
   reader.socket.write('RFB 003.008\n');
   const count = (await reader.read(1))[0]!;
   if (count === 0) {
@@ -150,7 +164,32 @@ export async function rfbHandshake(
   reader.socket.write(Buffer.from([1])); // ClientInit, shared
   const init = await reader.read(24);
   await reader.read(init.readUInt32BE(20)); // the desktop's name
-  return { banner, securityTypes, ok: true, width: init.readUInt16BE(0) };
+  return {
+    banner,
+    securityTypes,
+    ok: true,
+    width: init.readUInt16BE(0),
+    height: init.readUInt16BE(2),
+  };
+}
+
+/**
+ * Asks a connected RFB server for the whole screen (FramebufferUpdateRequest) and reads the
+ * start of its answer: the FramebufferUpdate message type (0) and how many rectangles.
+ */
+export async function rfbScreen(
+  reader: ByteReader,
+  width: number,
+  height: number,
+): Promise<{ type: number; rectangles: number }> {
+  const request = Buffer.alloc(10);
+  request.writeUInt8(3, 0);
+  request.writeUInt8(0, 1); // not incremental: the whole area now
+  request.writeUInt16BE(width, 6);
+  request.writeUInt16BE(height, 8);
+  reader.socket.write(request);
+  const header = await reader.read(4);
+  return { type: header.readUInt8(0), rectangles: header.readUInt16BE(2) };
 }
 
 const SPICE_MAGIC = 'REDQ';
