@@ -11,6 +11,7 @@
 import { EventEmitter } from 'node:events';
 import { open } from 'node:fs/promises';
 import { cpus, hostname, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { isLabvirtError, LabvirtError } from '../domain/errors.js';
 import type { ImageStore } from '../images/image-store.js';
 import { resolveIso } from '../images/iso-library.js';
@@ -18,7 +19,7 @@ import { chooseAccel, probeKvm } from '../qemu/cmdline/accel.js';
 import { QEMU_BINARY } from '../qemu/cmdline/build-argv.js';
 import { parseMac, parseUuid, parseVmName } from '../qemu/cmdline/validate.js';
 import type { DisplayLaunch, Supervisor, VmStatus } from '../qemu/process/supervisor.js';
-import type { PortForward } from '../qemu/cmdline/vm-spec.js';
+import type { AccelRequest, PortForward } from '../qemu/cmdline/vm-spec.js';
 import type { VmExit } from '../qemu/process/running-vm.js';
 import {
   CommandNotFoundError,
@@ -28,11 +29,17 @@ import {
 import type {
   AgentVm,
   AgentVmSpec,
+  DhcpHost,
+  DisplayConnection,
   HostAgent,
+  HostNetwork,
   HostReport,
   StopRequest,
   VmEnded,
 } from './host-agent.js';
+import { ConntrackReader } from './conntrack.js';
+import { DnsmasqManager } from './dnsmasq.js';
+import { rdpReach, VmNetwork } from './vm-network.js';
 import { DEFAULT_RDP_PORT, type GatewayRecord, type PortRange } from './display-plan.js';
 import { freeLoopbackPort } from './gateway.js';
 import { GatewayLink } from './gateway-client.js';
@@ -78,6 +85,14 @@ export interface LocalAgentOptions {
   readonly gatewayAddress?: string | undefined;
   /** Picks the loopback port QEMU forwards to an rdp guest (a free one by default). */
   readonly freePort?: (() => Promise<number>) | undefined;
+  /** How VMs reach the network (HostNetwork): user-mode networking when not given. */
+  readonly network?: HostNetwork | undefined;
+  /** Runs `ip` for pre-created TAPs. */
+  readonly runner?: CommandRunner | undefined;
+  /** Who is connected straight to a bridged guest's RDP port. */
+  readonly conntrack?: ConntrackReader | undefined;
+  /** The accelerator VMs get: KVM when usable by default (tests of guests KVM cannot run). */
+  readonly accel?: AccelRequest | undefined;
 }
 
 /** QEMU could not bind a forward's host port (it is QEMU_START_FAILED with its words). */
@@ -109,12 +124,19 @@ export class LocalAgent implements HostAgent {
   #freePort: () => Promise<number>;
   #displays = new Map<string, VmDisplay>();
   #gateway: GatewayLink;
+  #network: VmNetwork;
+  #dhcp: DnsmasqManager | undefined;
+  #conntrack: ConntrackReader;
+  #accel: AccelRequest;
+  /** TAPs being removed after their VM ended: a new start of that VM waits for it. */
+  #releasing = new Map<string, Promise<void>>();
   #events = new EventEmitter<{ ended: [VmEnded] }>();
   #forward = (exit: VmExit) => {
     // The gateway closes with its VM: its port and relayed connections go.
     const display = this.#displays.get(exit.name);
     this.#displays.delete(exit.name);
     void (display?.close() ?? this.#gateway.close(exit.name)).catch(() => undefined);
+    this.#release(exit.name);
     this.#events.emit('ended', ended(exit));
   };
 
@@ -127,6 +149,17 @@ export class LocalAgent implements HostAgent {
     this.#gatewayAddress = options.gatewayAddress;
     this.#freePort = options.freePort ?? freeLoopbackPort;
     this.#gateway = new GatewayLink(supervisor.runDir.root);
+    const network = options.network ?? { mode: 'user' };
+    this.#network = new VmNetwork(network, options.runner ?? nodeCommandRunner);
+    this.#dhcp =
+      network.mode === 'bridge' && network.dhcp
+        ? new DnsmasqManager({
+            bridge: network.bridge,
+            dir: join(supervisor.runDir.root, `dnsmasq-${network.bridge}`),
+          })
+        : undefined;
+    this.#conntrack = options.conntrack ?? new ConntrackReader();
+    this.#accel = options.accel ?? 'auto';
     this.#events.setMaxListeners(0);
     supervisor.on('exit', this.#forward);
   }
@@ -136,6 +169,10 @@ export class LocalAgent implements HostAgent {
     options: LocalAgentOptions = {},
   ): Promise<{ agent: LocalAgent; adopted: string[] }> {
     const agent = new LocalAgent(supervisor, options);
+    // A bridge that is not there, or a DHCP server that cannot start: refused before any
+    // VM is adopted (dnsmasq is adopted too when it still runs).
+    await agent.#network.check();
+    await agent.#dhcp?.start();
     const report = await agent.report();
     const { adopted } = report.qemu.available ? await supervisor.adopt() : { adopted: [] };
     // The gateway daemon's listeners of VMs that no longer run go; those of the adopted ones
@@ -163,6 +200,7 @@ export class LocalAgent implements HostAgent {
       qemu: await probeQemu(),
       kvm: await probeKvm(),
       gatewayAddress: this.#gatewayAddress,
+      network: this.#network.network,
     }))();
     return this.#report;
   }
@@ -192,11 +230,23 @@ export class LocalAgent implements HostAgent {
     // Before anything is made: a missing ISO leaves nothing behind.
     const cdrom =
       spec.cdrom === undefined ? undefined : await resolveIso(this.#isoDir, spec.cdrom, undefined);
-    const { accel } = chooseAccel('auto', await probeKvm());
+    const { accel } = chooseAccel(this.#accel, await probeKvm());
     const display = spec.display;
     if (display?.protocol === 'rdp' && spec.net === 'none') {
       throw new LabvirtError('DISPLAY_NEEDS_NETWORK', { name: spec.name });
     }
+    const mac = parseMac(spec.nic.mac);
+    await this.#checkNetwork(name, mac);
+    // A bridged rdp guest is reached at its own address, a user-mode one through QEMU.
+    const reach =
+      display?.protocol === 'rdp'
+        ? rdpReach(
+            this.#network.network,
+            { name, address: spec.address },
+            display.guestPort ?? DEFAULT_RDP_PORT,
+          )
+        : undefined;
+    const guestAddress = reach?.via === 'address' ? reach.host : undefined;
     const remoteDisplay: DisplayLaunch | undefined =
       display === undefined || display.protocol === 'rdp'
         ? undefined
@@ -204,7 +254,7 @@ export class LocalAgent implements HostAgent {
     let hostPort: number | undefined;
     const start = async () => {
       const forwards: PortForward[] = [];
-      if (display?.protocol === 'rdp') {
+      if (display?.protocol === 'rdp' && reach?.via === 'forward') {
         // Terminals reach the guest's port only through the gateway: QEMU forwards a free
         // loopback port to it.
         hostPort = await this.#freePort();
@@ -221,8 +271,8 @@ export class LocalAgent implements HostAgent {
           cdrom,
           diskBus: spec.diskBus,
           boot: 'disk',
-          nic: { model: spec.nic.model, mac: parseMac(spec.nic.mac) },
-          net: spec.net === 'none' ? { mode: 'none' } : { mode: 'user', forwards },
+          nic: { model: spec.nic.model, mac },
+          net: spec.net === 'none' ? { mode: 'none' } : await this.#network.prepare(name, forwards),
           accel,
           ...(spec.vncSocket === undefined ? {} : { vncSocket: spec.vncSocket }),
           ...(remoteDisplay === undefined ? {} : { remoteDisplay }),
@@ -236,7 +286,10 @@ export class LocalAgent implements HostAgent {
         if (hostPort !== undefined && forwardTaken(error)) return start();
         throw error;
       });
-      await this.#attach(name, display === undefined ? undefined : { display, port: 0, hostPort });
+      await this.#attach(
+        name,
+        display === undefined ? undefined : { display, port: 0, hostPort, guestAddress },
+      );
       return await this.#view(status);
     } catch (error) {
       // The supervisor may have lost it half-way (QMP up, then a failed query): never leave
@@ -245,8 +298,37 @@ export class LocalAgent implements HostAgent {
       if (mine && this.#supervisor.names().includes(name)) {
         await this.#supervisor.stop(name, { graceMs: 0, quitMs: 2_000 }).catch(() => undefined);
       }
+      if (mine) await this.#network.release(name).catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * Before anything is made for a VM: its bridge is there, it does not run (its TAP would
+   * be replaced), and no VM of this host has its MAC (two on one network break both).
+   */
+  async #checkNetwork(name: string, mac: string): Promise<void> {
+    await this.#network.check();
+    if (this.#supervisor.names().includes(name)) {
+      throw new LabvirtError('VM_ALREADY_RUNNING', { name });
+    }
+    for (const other of this.#supervisor.names()) {
+      const record = await this.#supervisor.runDir.readRecord(other);
+      if (record?.spec.nic.mac === mac) throw new LabvirtError('MAC_IN_USE', { mac, vm: other });
+    }
+    // Its TAP of a previous run may still be going.
+    await this.#releasing.get(name);
+  }
+
+  /** Removes the VM's TAP (when the agent made one) once it has ended. */
+  #release(name: string): void {
+    const done = this.#network
+      .release(name)
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.#releasing.get(name) === done) this.#releasing.delete(name);
+      });
+    this.#releasing.set(name, done);
   }
 
   async stopVm(name: string, request: StopRequest = {}): Promise<VmEnded> {
@@ -282,8 +364,17 @@ export class LocalAgent implements HostAgent {
     }
   }
 
-  async setDhcpHosts(): Promise<void> {
-    // No managed DHCP server yet (issue 6 adds one on bridged hosts).
+  async setDhcpHosts(hosts: readonly DhcpHost[]): Promise<void> {
+    await this.#dhcp?.setHosts(hosts);
+  }
+
+  /**
+   * Stops the DHCP server on the bridge. The agent's close leaves it running (guests renew
+   * their leases while the agent restarts, and the next one adopts it): this is for
+   * taking the host's network down, and for tests.
+   */
+  async stopDhcp(): Promise<void> {
+    await this.#dhcp?.stop();
   }
 
   onVmEnded(listener: (ended: VmEnded) => void): () => void {
@@ -365,6 +456,20 @@ export class LocalAgent implements HostAgent {
     this.#displays.set(name, display);
   }
 
+  /**
+   * Terminals connected straight to a bridged rdp guest's port (not through the gateway),
+   * from the host's connection tracking; the gateway's own relays come from the host's
+   * address and are left out there (the gateway lists them).
+   */
+  async #straightConnections(name: string): Promise<DisplayConnection[]> {
+    const record = this.#displays.get(name)?.record;
+    if (record?.guestAddress === undefined || record.display.protocol !== 'rdp') return [];
+    return this.#conntrack.connections(
+      record.guestAddress,
+      record.display.guestPort ?? DEFAULT_RDP_PORT,
+    );
+  }
+
   async #view(status: VmStatus): Promise<AgentVm> {
     const record = await this.#supervisor.runDir.readRecord(status.name);
     return {
@@ -378,7 +483,10 @@ export class LocalAgent implements HostAgent {
       discardWrites: status.discardWrites,
       startedAt: status.startedAt,
       display: this.#displays.get(status.name)?.summary ?? null,
-      connections: (await this.#displays.get(status.name)?.connections()) ?? [],
+      connections: [
+        ...((await this.#displays.get(status.name)?.connections()) ?? []),
+        ...(await this.#straightConnections(status.name)),
+      ],
     };
   }
 }

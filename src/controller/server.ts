@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { LabvirtError } from '../domain/errors.js';
 import type { LabvirtDb } from '../db/index.js';
 import { openMigrated } from '../db/open-migrated.js';
-import type { HostAgent, HostReport } from '../agent/host-agent.js';
+import type { HostAgent, HostNetwork, HostReport } from '../agent/host-agent.js';
 import { LocalAgent } from '../agent/local-agent.js';
 import { localSupervisor } from '../agent/local-host.js';
 import { listenUrl, isLoopback } from './listen-address.js';
@@ -55,6 +55,8 @@ export interface ServerOptions {
         readonly ports?: { readonly from: number; readonly to: number } | undefined;
       }
     | undefined;
+  /** How the local agent's VMs reach the network (user-mode networking by default). */
+  readonly network?: HostNetwork | undefined;
   /** Requests per address and minute the terminal endpoint allows. */
   readonly terminalRateLimit?: number | undefined;
 }
@@ -116,6 +118,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
             gatewayBind: options.gateway?.bind,
             gatewayAddress: options.gateway?.address,
             gatewayPorts: options.gateway?.ports,
+            network: options.network,
           },
         ))
     )();

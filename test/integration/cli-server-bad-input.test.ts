@@ -71,6 +71,27 @@ describe('labvirt server, user add and login with bad input', () => {
     assert.equal(existsSync(data), false, 'no data directory was made');
   });
 
+  it('refuses bad network options and a bridge that does not exist before starting', async () => {
+    const data = join(dir, 'never-network');
+    for (const [args, pattern] of [
+      [['--vm-network', 'nat'], /--vm-network: use user or bridge/],
+      [['--vm-network', 'bridge'], /--bridge: name the bridge/],
+      [['--bridge', 'bad/name'], /--bridge: give an interface name/],
+      [['--bridge', 'br0', '--taps', 'magic'], /--taps: use helper/],
+      [['--vm-network', 'user', '--dhcp'], /--dhcp: only for bridged networking/],
+      [['--vm-network', 'user', '--bridge', 'br0'], /--bridge: only for bridged networking/],
+      [
+        ['--bridge', 'lvtnone0', '--dhcp'],
+        /bridge "lvtnone0" does not exist on this host: `labvirt host network-setup` makes one/,
+      ],
+      // An interface that is not a bridge is not one either.
+      [['--vm-network', 'bridge', '--bridge', 'lo'], /bridge "lo" does not exist/],
+    ] as const) {
+      refused(await cli(['server', '--data', data, ...args]), 2, pattern);
+    }
+    assert.equal(existsSync(data), false, 'no data directory was made');
+  });
+
   it('refuses a bad role, user name or password, and a password not on stdin', async () => {
     const data = join(dir, 'users');
     const add = (args: string[], input = '') =>

@@ -8,6 +8,8 @@ import { LabvirtError } from '../../domain/errors.js';
 import { isHostName } from '../../domain/host-name.js';
 import { fileError } from '../../system/file-errors.js';
 import type { CliContext } from '../context.js';
+import type { HostNetwork } from '../../agent/host-agent.js';
+import { bridgeExists } from '../../agent/vm-network.js';
 import { DEFAULT_LISTEN, parseListen, parseTrustProxy } from '../../controller/listen-address.js';
 import { textLogStream } from '../log-format.js';
 
@@ -27,6 +29,48 @@ interface ServerFlags {
   gatewayAddress?: string;
   gatewayPorts?: string;
   terminalRateLimit?: string;
+  vmNetwork?: string;
+  bridge?: string;
+  taps?: string;
+  dhcp?: boolean;
+}
+
+/** Linux's interface names: 1-15 characters, none of them "/", ":" or white space. */
+const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
+
+/**
+ * How this host's VMs reach the network. A bridge implies bridged networking; the bridge
+ * must exist (one clear line at start rather than every VM failing later).
+ */
+export async function parseNetworkFlags(
+  flags: Pick<ServerFlags, 'vmNetwork' | 'bridge' | 'taps' | 'dhcp'>,
+  tr: CliContext['tr'],
+  exists: (bridge: string) => Promise<boolean> = bridgeExists,
+): Promise<HostNetwork | undefined> {
+  const bad = (option: string, reason: string) =>
+    new LabvirtError('OPTION_INVALID', { option, reason });
+  const mode = flags.vmNetwork ?? (flags.bridge === undefined ? undefined : 'bridge');
+  if (mode !== undefined && mode !== 'user' && mode !== 'bridge')
+    throw bad('--vm-network', tr.t('use user or bridge'));
+  if (flags.taps !== undefined && flags.taps !== 'helper' && flags.taps !== 'precreated')
+    throw bad('--taps', tr.t('use helper (qemu-bridge-helper) or precreated'));
+  if (mode !== 'bridge') {
+    for (const [option, given] of [
+      ['--bridge', flags.bridge !== undefined],
+      ['--taps', flags.taps !== undefined],
+      ['--dhcp', flags.dhcp === true],
+    ] as const) {
+      if (given) throw bad(option, tr.t('only for bridged networking (--vm-network bridge)'));
+    }
+    return mode === undefined ? undefined : { mode: 'user' };
+  }
+  const bridge = flags.bridge;
+  if (bridge === undefined) throw bad('--bridge', tr.t('name the bridge VMs join'));
+  if (!IFNAME.test(bridge))
+    throw bad('--bridge', tr.t('give an interface name: 1-15 letters, digits, ".", "_" or "-"'));
+  if (!(await exists(bridge))) throw new LabvirtError('BRIDGE_NOT_FOUND', { bridge });
+  const taps = flags.taps === 'precreated' ? 'precreated' : 'helper';
+  return { mode: 'bridge', bridge, taps, dhcp: flags.dhcp === true };
 }
 
 /** The terminal-facing options: checked here, so a typo is one clear line at start. */
@@ -126,9 +170,17 @@ export function serverCommand(ctx: CliContext): Command {
       '--terminal-rate-limit <N>',
       tr.t('requests per minute one address may make to the terminal endpoint (default 300)'),
     )
+    .option('--vm-network <MODE>', tr.t('how VMs reach the network: user (default) or bridge'))
+    .option('--bridge <NAME>', tr.t('the Linux bridge VMs join (implies --vm-network bridge)'))
+    .option(
+      '--taps <HOW>',
+      tr.t('who makes VMs’ TAP devices: helper (qemu-bridge-helper, default) or precreated'),
+    )
+    .option('--dhcp', tr.t('run a DHCP server on the bridge for the labs’ address pools'))
     .action(async (flags: ServerFlags) => {
       const listen = parseListen(flags.listen);
       const gateway = parseGatewayFlags(flags, tr);
+      const network = await parseNetworkFlags(flags, tr);
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined))
         throw new LabvirtError('TLS_INCOMPLETE');
       const trustProxy =
@@ -171,6 +223,7 @@ export function serverCommand(ctx: CliContext): Command {
         isoDir: flags.isoDir,
         overlayDir: flags.overlayDir,
         gateway,
+        network,
         terminalRateLimit: gateway.rate,
         logger: {
           level: flags.logLevel,
