@@ -39,7 +39,7 @@ export interface LinuxGuestOptions {
 }
 
 /** The modules the guest loads when they are not built in: NICs, virtio on PCI, the power button. */
-export const GUEST_MODULES = ['virtio_pci', 'virtio_net', 'e1000', '8139too', 'button', 'evdev'];
+export const GUEST_MODULES = ['virtio_pci', 'virtio_net', 'e1000', '8139cp', 'button', 'evdev'];
 /** Leftovers of a builder that was killed are removed when they are older than this. */
 const STALE_MS = 60 * 60 * 1000;
 const KERNEL_CMDLINE = 'console=ttyS0 quiet';

@@ -24,7 +24,7 @@ kernel/drivers/net/net_failover.ko: kernel/net/core/failover.ko
 kernel/net/core/failover.ko:
 kernel/drivers/virtio/virtio_ring.ko: kernel/drivers/virtio/virtio.ko
 kernel/drivers/virtio/virtio.ko:
-kernel/drivers/net/ethernet/realtek/8139too.ko.xz: kernel/drivers/net/mii.ko.xz
+kernel/drivers/net/ethernet/realtek/8139cp.ko.xz: kernel/drivers/net/mii.ko.xz
 kernel/drivers/net/mii.ko.xz:
 `;
 
@@ -55,7 +55,7 @@ describe('Linux test guest', () => {
       'kernel/drivers/virtio/virtio_pci_legacy_dev.ko',
       'kernel/drivers/virtio/virtio_pci_modern_dev.ko',
       'kernel/net/core/failover.ko',
-      'kernel/drivers/net/ethernet/realtek/8139too.ko.xz',
+      'kernel/drivers/net/ethernet/realtek/8139cp.ko.xz',
       'kernel/drivers/net/net_failover.ko',
       'kernel/drivers/virtio/virtio_ring.ko',
       'kernel/drivers/net/virtio_net.ko',
