@@ -3,13 +3,15 @@
 // and relayed connection, so a terminal's session survives the agent's restart. It writes
 // its pidfile once its control socket (0600) listens, and ends, closing everything, on
 // SIGTERM or once nothing has needed it for a while. Never imported: run as a program.
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { GatewayServer } from './gateway-server.js';
 import { gatewayDaemonPaths } from './gateway-protocol.js';
 
 /** With no listener and no agent connected this long, the daemon ends. */
 const IDLE_EXIT_MS = 60_000;
+/** How often it checks that its control socket is still its own. */
+const SOCKET_CHECK_MS = 5_000;
 
 function log(line: string): void {
   process.stderr.write(`${new Date().toISOString()} gateway[${process.pid}] ${line}\n`);
@@ -61,6 +63,15 @@ async function main(runDir: string): Promise<void> {
   });
   await writeFile(paths.pidfile, `${process.pid}\n`, { mode: 0o600 });
   log(`listening on ${paths.socket}`);
+  // No agent can reach a daemon whose socket is gone (its run directory removed, say):
+  // then it has nothing left to do.
+  const { ino } = await stat(paths.socket);
+  setInterval(() => {
+    stat(paths.socket).then(
+      (now) => (now.ino === ino ? undefined : end('control socket replaced')),
+      () => end('control socket gone'),
+    );
+  }, SOCKET_CHECK_MS).unref();
 }
 
 const runDir = process.argv[2];

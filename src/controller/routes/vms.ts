@@ -22,9 +22,22 @@ const VmSchema = Type.Object(
     terminal: Nullable(Type.String({ description: 'the MAC of the terminal it serves' })),
     pid: Nullable(Type.Integer()),
     runStatus: Nullable(Type.String()),
-    connections: Type.Array(Type.Object({ peer: Type.String(), since: Type.String() }), {
-      description: 'who is connected to its display or guest port now',
-    }),
+    connections: Type.Array(
+      Type.Object({
+        peer: Type.String(),
+        since: Type.String(),
+        via: Type.Union(
+          [Type.Literal('gateway'), Type.Literal('display'), Type.Literal('conntrack')],
+          {
+            description:
+              "how the host knows: its gateway relays it, QEMU's display client list, or connection tracking",
+          },
+        ),
+        bytesIn: Type.Optional(Type.Integer({ description: 'gateway: bytes from the terminal' })),
+        bytesOut: Type.Optional(Type.Integer({ description: 'gateway: bytes to the terminal' })),
+      }),
+      { description: 'who is connected to its display or guest port now' },
+    ),
     createdAt: Type.String(),
     updatedAt: Type.String(),
   },
