@@ -40,7 +40,7 @@ export interface LinuxGuestOptions {
 
 /** The modules the guest loads when they are not built in: NICs, virtio on PCI, the power button. */
 export const GUEST_MODULES = ['virtio_pci', 'virtio_net', 'e1000', '8139cp', 'button', 'evdev'];
-/** Leftovers of a builder that was killed are removed when they are older than this. */
+/** Leftovers of a killed builder and images of other builders go when older than this. */
 const STALE_MS = 60 * 60 * 1000;
 const KERNEL_CMDLINE = 'console=ttyS0 quiet';
 const IMAGE_KIB = 24 * 1024;
@@ -193,9 +193,12 @@ async function cachedImage(cacheDir: string, builderHash: string): Promise<strin
   return found.sort((a, b) => b.mtime - a.mtime)[0]?.path;
 }
 
-async function removeStale(cacheDir: string): Promise<void> {
+/** A killed builder's leftovers, and images of other builders not made in the last hour. */
+async function removeStale(cacheDir: string, builderHash: string): Promise<void> {
+  const current = `linux-guest-${builderHash.slice(0, 12)}-`;
   for (const name of await readdir(cacheDir)) {
-    if (!name.startsWith('.work-') && !name.startsWith('.image-')) continue;
+    const image = name.startsWith('linux-guest-') && !name.startsWith(current);
+    if (!image && !name.startsWith('.work-') && !name.startsWith('.image-')) continue;
     const path = join(cacheDir, name);
     const age = Date.now() - (await stat(path).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
     if (age > STALE_MS) await rm(path, { recursive: true, force: true });
@@ -309,7 +312,7 @@ export async function buildLinuxGuest(options: LinuxGuestOptions = {}): Promise<
   const cached = await cachedImage(cacheDir, builderHash);
   if (cached !== undefined) return cached;
 
-  await removeStale(cacheDir);
+  await removeStale(cacheDir, builderHash);
   const build = new Build(options.runner ?? nodeCommandRunner, log);
   const work = await mkdtemp(join(cacheDir, '.work-'));
   const temp = join(cacheDir, `.image-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
