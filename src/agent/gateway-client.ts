@@ -213,6 +213,11 @@ export class GatewayLink implements GatewayControl {
     return this.#connecting;
   }
 
+  /** Whether the daemon it was connected to went away (killed, say). */
+  get lost(): boolean {
+    return this.#client?.closed === true;
+  }
+
   async open(request: OpenListener): Promise<number> {
     const link = await this.ensure(true);
     if (link === undefined) throw unavailable('not running');

@@ -206,6 +206,11 @@ export class LocalAgent implements HostAgent {
   }
 
   async listVms(): Promise<AgentVm[]> {
+    // A gateway daemon lost since the last look comes back here too (the controller asks
+    // often), not only at the next VM's start.
+    if (this.#gateway.lost && [...this.#displays.values()].some((d) => d.record !== undefined)) {
+      await this.#ensureGateway().catch(() => undefined);
+    }
     const all = await Promise.all(this.#supervisor.names().map((name) => this.vm(name)));
     return all.filter((vm): vm is AgentVm => vm !== undefined);
   }

@@ -138,7 +138,7 @@ describe('the gateway across agent restarts, on real QEMU', () => {
     assert.equal(await accepts(port), false, 'the listener closed with its VM');
   });
 
-  it('a killed daemon is noticed on the next start of a VM or of the agent: listeners come back on their ports', async () => {
+  it('a killed daemon is noticed on the next VM start, VM list or agent start: listeners come back on their ports', async () => {
     const first = await agent.startVm(vncSpec());
     const firstPort = first.display?.port ?? 0;
     const daemon = await gatewayDaemonPid(runRoot);
@@ -161,11 +161,22 @@ describe('the gateway across agent restarts, on real QEMU', () => {
       client.socket.destroy();
     }
 
-    // Killed again, while no agent runs: the next agent's start brings both back.
-    await agent.close();
+    // Killed again: the agent's next look at its VMs (the controller's poll) brings it back.
     procProcessTable.signal(respawned, 'SIGKILL');
     await waitFor('the daemon gone', async () =>
       (await procProcessTable.liveCmdline(respawned)) === undefined ? true : undefined,
+    );
+    await agent.listVms();
+    const third = await gatewayDaemonPid(runRoot);
+    assert.ok(third !== undefined && third !== respawned, 'a new daemon again');
+    assert.equal(await accepts(firstPort), true);
+    assert.equal(await accepts(secondPort), true);
+
+    // Killed again, while no agent runs: the next agent's start brings both back.
+    await agent.close();
+    procProcessTable.signal(third, 'SIGKILL');
+    await waitFor('the daemon gone', async () =>
+      (await procProcessTable.liveCmdline(third)) === undefined ? true : undefined,
     );
     const adopted = await startAgent();
     assert.deepEqual([...adopted].sort(), [first.name, second.name].sort());
