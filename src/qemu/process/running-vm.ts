@@ -61,9 +61,11 @@ export class RunningVm {
     // The timer keeps a watching process alive, as it should; detach() lets go.
     this.#timer = setInterval(() => void this.check(), options.pollMs);
     this.qmp.on('close', () => {
-      // QEMU closes QMP as it exits: look often until the process is gone.
+      // QEMU closes QMP as it exits: look often until the process is gone. Not once it is
+      // known gone (check() closes QMP itself when a poll finds the process first): that
+      // timer would never be cleared and would keep the watching process alive for good.
       clearInterval(this.#timer);
-      if (this.#detached) return;
+      if (this.#detached || !this.#watching) return;
       this.#timer = setInterval(() => void this.check(), CLOSING_POLL_MS);
       void this.check();
     });
@@ -82,9 +84,17 @@ export class RunningVm {
     return cmdline !== undefined && sameArgv(cmdline, this.record.argv);
   }
 
+  /** Whether the process may still be there: running, or asked to stop. */
+  get #watching(): boolean {
+    return this.#state === 'running' || this.#state === 'stopping';
+  }
+
   /** Look once whether the process is still there; finish the VM if not. */
   async check(): Promise<void> {
-    if (this.#detached || (this.#state !== 'running' && this.#state !== 'stopping')) return;
+    if (this.#detached || !this.#watching) {
+      clearInterval(this.#timer);
+      return;
+    }
     if (this.#checking) {
       // The socket may close while a poll is reading /proc: look again right after it.
       this.#recheck = true;
