@@ -165,6 +165,8 @@ export const validFields: Readonly<Record<string, unknown>> = {
   profiles: [],
   slots: [],
   subnets: [],
+  // A lab's address pool: none (a valid value that sets nothing up).
+  pool: null,
 };
 
 /** The smallest valid object for a schema: its required fields, from validFields. */

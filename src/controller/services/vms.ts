@@ -260,33 +260,35 @@ export class VmService {
   ): Promise<Vm> {
     for (let attempt = 0; ; attempt++) {
       const id = randomUUID();
-      let mac: string | undefined;
+      let fixed: Vm | undefined;
       try {
         return await this.db.transaction().execute(async (tx) => {
           const { row, audit: entry } = await decide(tx, id);
           // A MAC not made from the id (a terminal's) would clash again with a fresh id.
-          if (row.mac !== macFromUuid(id)) mac = row.mac;
+          if (row.mac !== macFromUuid(id)) fixed = row;
           await tx.insertInto('vms').values(row).execute();
           await audit(tx, actor, { ...entry, targetType: 'vm', targetId: id }, this.#deps.now());
           return row;
         });
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
-        if (mac !== undefined) await this.assertMacFree(mac);
+        // Another VM has the MAC; unless it serves the same terminal (a request at the same
+        // moment started it: the retry's decide sees that), it is MAC_IN_USE.
+        if (fixed !== undefined) await this.assertMacFree(fixed.mac, fixed.terminal_id);
         if (attempt >= 4) throw error;
       }
     }
   }
 
-  /** MAC_IN_USE, naming the VM, when an active VM has this MAC. */
-  async assertMacFree(mac: string): Promise<void> {
+  /** MAC_IN_USE, naming the VM, when an active VM (not the terminal's own) has this MAC. */
+  async assertMacFree(mac: string, terminalId: string | null = null): Promise<void> {
     const holder = await this.db
       .selectFrom('vms')
-      .select('name')
+      .select(['name', 'terminal_id'])
       .where('mac', '=', mac.toLowerCase())
       .where('state', 'in', ACTIVE_STATES)
       .executeTakeFirst();
-    if (holder !== undefined)
+    if (holder !== undefined && (terminalId === null || holder.terminal_id !== terminalId))
       throw new LabvirtError(
         'MAC_IN_USE',
         { mac: mac.toLowerCase(), vm: holder.name },
