@@ -273,6 +273,7 @@ export class GatewayLink implements GatewayControl {
     try {
       const child = spawn(process.execPath, [this.#daemon, this.runDir], {
         detached: true,
+        cwd: '/', // holds no directory of the agent's (a mount, a test's temp dir) busy
         stdio: ['ignore', log.fd, log.fd],
       });
       child.on('error', () => undefined); // seen as no answer on the socket
