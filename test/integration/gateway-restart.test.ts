@@ -166,9 +166,12 @@ describe('the gateway across agent restarts, on real QEMU', () => {
     await waitFor('the daemon gone', async () =>
       (await procProcessTable.liveCmdline(respawned)) === undefined ? true : undefined,
     );
-    await agent.listVms();
-    const third = await gatewayDaemonPid(runRoot);
-    assert.ok(third !== undefined && third !== respawned, 'a new daemon again');
+    // (The agent learns of it when its control socket closes: a poll or two later.)
+    const third = await waitFor('a new daemon from the VM list', async () => {
+      await agent.listVms();
+      const pid = await gatewayDaemonPid(runRoot);
+      return pid !== undefined && pid !== respawned ? pid : undefined;
+    });
     assert.equal(await accepts(firstPort), true);
     assert.equal(await accepts(secondPort), true);
 
