@@ -186,6 +186,7 @@ export class DnsmasqManager {
   async #spawn(argv: readonly string[]): Promise<number> {
     const [binary, ...args] = argv;
     const log = await open(this.paths.log, 'a', 0o600);
+    let failure: string | undefined;
     let child;
     try {
       child = spawn(binary ?? this.#binary, args, {
@@ -193,18 +194,18 @@ export class DnsmasqManager {
         stdio: ['ignore', log.fd, log.fd],
         env: { ...process.env, LC_ALL: 'C' },
       });
+      // Listened to at once: a missing binary's error comes on the next tick.
+      child.once('error', (error: NodeJS.ErrnoException) => {
+        failure =
+          error.code === 'ENOENT'
+            ? `${this.#binary} is not installed: install the Debian package dnsmasq-base`
+            : error.message;
+      });
+      child.once('exit', (code, signal) => (failure ??= `it exited (${code ?? signal})`));
+      child.unref();
     } finally {
       await log.close();
     }
-    child.unref();
-    let failure: string | undefined;
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      failure =
-        error.code === 'ENOENT'
-          ? `${this.#binary} is not installed: install the Debian package dnsmasq-base`
-          : error.message;
-    });
-    child.once('exit', (code, signal) => (failure ??= `it exited (${code ?? signal})`));
     const deadline = Date.now() + this.#startTimeoutMs;
     while (failure === undefined && Date.now() < deadline) {
       const pid = Number.parseInt(await readFile(this.paths.pidfile, 'utf8').catch(() => ''), 10);
@@ -216,7 +217,9 @@ export class DnsmasqManager {
     }
     throw new LabvirtError('DHCP_SERVER_FAILED', {
       bridge: this.#bridge,
-      detail: `${failure ?? 'no pidfile in time'}; ${await this.#lastLogLine()}`,
+      detail: [failure ?? 'no pidfile in time', await this.#lastLogLine()]
+        .filter((part) => part !== '')
+        .join(': '),
     });
   }
 

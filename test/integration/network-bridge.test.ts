@@ -4,6 +4,8 @@
 // straight to a guest's port is seen by connection tracking, one connecting through the
 // gateway by the gateway, each within 2 s of the connect and of the disconnect; TAPs the
 // agent makes go with their VM; a missing bridge and a duplicate MAC start nothing.
+// Through the controller: a lab with an address pool and two terminals, whose VMs (started
+// by the terminal endpoint) lease exactly what the DHCP export lists, again after both stop.
 // Needs root (bridges, namespaces, nftables, sysctls); everything made is removed after.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -12,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { appendFile, copyFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { Kysely } from 'kysely';
 import { stopGatewayDaemon } from '../../src/agent/gateway-client.js';
 import type { AgentVm, AgentVmSpec, HostNetwork } from '../../src/agent/host-agent.js';
 import { LocalAgent } from '../../src/agent/local-agent.js';
@@ -20,6 +23,10 @@ import type { SealedVersion } from '../../src/images/image-store.js';
 import { macFromUuid } from '../../src/qemu/cmdline/validate.js';
 import type { Supervisor } from '../../src/qemu/process/supervisor.js';
 import { nodeCommandRunner } from '../../src/system/command-runner.js';
+import type { Database } from '../../src/db/schema.js';
+import type { DhcpHostEntry } from '../../src/domain/dhcp-hosts.js';
+import { createApiFixture, type ApiFixture } from '../helpers/api.js';
+import { dialects } from '../helpers/databases.js';
 import { waitFor } from '../helpers/env.js';
 import { newRef, storeFixture, type StoreFixture } from '../helpers/image-store.js';
 import {
@@ -473,6 +480,184 @@ describe(
       for (let run = 1; run <= runs; run++) {
         assert.equal(existsSync(join(fx.dir, `run${run}`, `dnsmasq-${missing}`)), false);
       }
+    });
+  },
+);
+
+/** The rows of a profile whose published version 1 is the Linux guest (RDP on its port). */
+async function linuxProfile(db: Kysely<Database>, version: SealedVersion): Promise<string> {
+  const id = version.ref.profileId;
+  const now = new Date().toISOString();
+  await db
+    .insertInto('profiles')
+    .values({
+      id,
+      name: `linux-${id.slice(0, 6)}`,
+      memory_mib: LINUX_GUEST_MEMORY_MIB,
+      cpus: 1,
+      nic_model: 'virtio',
+      disk_bus: 'ide',
+      display: 'rdp',
+      guest_port: LINUX_GUEST_PORT,
+      cdrom: null,
+      admin_policy: 'shared',
+      published_version_id: null,
+      created_at: now,
+      updated_at: now,
+    })
+    .execute();
+  await db
+    .insertInto('versions')
+    .values({
+      id: version.ref.versionId,
+      profile_id: id,
+      number: 1,
+      parent_version_id: null,
+      file: version.file,
+      format: 'qcow2',
+      size_bytes: version.sizeBytes,
+      sha256: version.sha256,
+      created_by: null,
+      created_at: now,
+    })
+    .execute();
+  await db
+    .updateTable('profiles')
+    .set({ published_version_id: version.ref.versionId })
+    .where('id', '=', id)
+    .execute();
+  return id;
+}
+
+describe(
+  'bridged networking through the controller: terminals’ VMs get what the DHCP export lists',
+  { skip: asRoot ? false : 'needs root (bridges)' },
+  () => {
+    const id = randomBytes(3).toString('hex');
+    const bridge = `lvt${id}`;
+    const subnet = `10.${randomInt(100, 250)}.${randomInt(1, 250)}`;
+    const sqlite = dialects.find((dialect) => dialect.name === 'sqlite');
+    let removeBridge: (() => Promise<void>) | undefined;
+    let fx: StoreFixture;
+    let api: ApiFixture;
+    let supervisor: Supervisor;
+    let agent: LocalAgent;
+
+    before(async () => {
+      assert.ok(sqlite !== undefined);
+      const image = await linuxGuestImage();
+      fx = await storeFixture();
+      await copyFile(image, join(fx.importDir, 'linux.raw'));
+      const version = await fx.store.import(join(fx.importDir, 'linux.raw'), newRef(), {
+        format: 'raw',
+      });
+      removeBridge = await makeBridge(bridge, `${subnet}.1/24`);
+      supervisor = realSupervisor(join(fx.dir, 'run'), { images: fx.store });
+      supervisor.setMaxListeners(0);
+      ({ agent } = await LocalAgent.start(supervisor, {
+        images: fx.store,
+        network: { mode: 'bridge', bridge, taps: 'helper', dhcp: true },
+        accel: await linuxGuestAccel(),
+      }));
+      api = await createApiFixture(sqlite, {
+        agents: [agent],
+        images: fx.store,
+        terminalRateLimit: { max: 100_000, windowMs: 60_000 },
+        vmStopGraceMs: 0,
+      });
+      const db = api.database.db;
+      const profile = await linuxProfile(db, version);
+      const lab = api.labs.mine.id;
+      await db.insertInto('lab_profiles').values({ lab_id: lab, profile_id: profile }).execute();
+      await db
+        .updateTable('labs')
+        .set({ default_profile_id: profile })
+        .where('id', '=', lab)
+        .execute();
+    });
+
+    after(async () => {
+      await all([
+        async () => api?.app.close(),
+        async () => supervisor && killAll(supervisor.runDir),
+        async () => agent?.stopDhcp(),
+        async () => agent?.close(),
+        async () => supervisor && stopGatewayDaemon(supervisor.runDir.root),
+        async () => api?.database.drop(),
+        async () => removeBridge?.(),
+        async () => fx?.cleanup(),
+      ]);
+    });
+
+    const admin = () => api.users.admin;
+    const call = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: object) =>
+      api.request({ method, url, as: admin(), ...(payload === undefined ? {} : { payload }) });
+
+    /** Asks the terminal endpoint until the terminal's VM runs; returns that VM's row. */
+    async function served(mac: string) {
+      await waitFor(`terminal ${mac} to be served`, async () => {
+        const response = await api.app.inject({
+          method: 'GET',
+          url: `/terminal/v1/config?mac=${mac}`,
+          remoteAddress: '127.0.0.1',
+        });
+        if (response.statusCode === 202) return undefined;
+        assert.equal(response.statusCode, 200, response.body);
+        return true;
+      });
+      return api.database.db
+        .selectFrom('vms')
+        .innerJoin('terminals', 'terminals.id', 'vms.terminal_id')
+        .select(['vms.id', 'vms.name'])
+        .where('terminals.mac', '=', mac)
+        .where('vms.state', '=', 'running')
+        .executeTakeFirstOrThrow();
+    }
+
+    it('two terminals’ VMs lease exactly the exported addresses, again after both restart', async () => {
+      const pool = `${subnet}.100-${subnet}.109`;
+      const set = await call('PUT', `/api/v1/labs/${api.labs.mine.name}/address-pool`, { pool });
+      assert.equal(set.statusCode, 200, set.body);
+      const terminals = ['02:00:5e:10:00:01', '02:00:5e:10:00:02'];
+      for (const [i, mac] of terminals.entries()) {
+        const added = await call('POST', '/api/v1/terminals', {
+          mac,
+          lab: api.labs.mine.name,
+          name: `pc-${i + 1}`,
+        });
+        assert.equal(added.statusCode, 201, added.body);
+      }
+      const exported = await call('GET', '/api/v1/dhcp/hosts?format=json');
+      assert.equal(exported.statusCode, 200, exported.body);
+      const entries = exported.json<DhcpHostEntry[]>();
+      assert.deepEqual(entries.map((entry) => entry.terminal).sort(), terminals);
+      for (const round of ['first sessions', 'after both restart']) {
+        const vms = await Promise.all(terminals.map((mac) => served(mac)));
+        for (const [i, mac] of terminals.entries()) {
+          const vm = vms[i];
+          const entry = entries.find((each) => each.terminal === mac);
+          assert.ok(vm !== undefined && entry !== undefined);
+          const leases = await waitFor(
+            `${vm.name} to report its DHCP address`,
+            async () => {
+              const got = guestAddresses((await agent.serialLog(vm.name)) ?? '');
+              return got.length > 0 ? got : undefined;
+            },
+            LINUX_GUEST_BOOT_MS,
+            250,
+          );
+          assert.deepEqual(leases, [{ ip: entry.ip, mac: entry.mac }], `${mac}, ${round}`);
+        }
+        if (round === 'first sessions') {
+          for (const vm of vms) {
+            const stopped = await call('POST', `/api/v1/vms/${vm.id}/stop`, { force: true });
+            assert.equal(stopped.statusCode, 200, stopped.body);
+          }
+        }
+      }
+      // The export did not change meanwhile.
+      const again = (await call('GET', '/api/v1/dhcp/hosts?format=json')).json<DhcpHostEntry[]>();
+      assert.deepEqual(again, entries);
     });
   },
 );
