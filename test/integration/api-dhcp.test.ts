@@ -14,6 +14,12 @@ import type { DhcpHostEntry } from '../../src/domain/dhcp-hosts.js';
 import { createApiFixture, problem, snapshot, type ApiFixture } from '../helpers/api.js';
 import { dialects, rows } from '../helpers/databases.js';
 import { dhcpRecordingAgent } from '../helpers/fake-agent.js';
+import { tempDir } from '../helpers/env.js';
+import { migrateToLatest, openDatabase } from '../../src/db/index.js';
+import { startServer } from '../../src/controller/server.js';
+import { createLab } from '../../src/controller/services/labs.js';
+import { addTerminal as addTerminalRow } from '../../src/controller/services/terminals.js';
+import { setAddressPool } from '../../src/controller/services/lab-addresses.js';
 
 /** An agent that "runs" what it is asked to (no QEMU), remembering each spec. */
 function startingAgent() {
@@ -433,3 +439,56 @@ for (const dialect of dialects) {
     });
   });
 }
+
+describe('the server at start', () => {
+  it('gives its agent the DHCP host entries once it is up', async () => {
+    const dir = await tempDir('lv-dhcp-start-');
+    try {
+      // Addresses given before this server started (by another controller, say).
+      const database = await openDatabase({ dataDir: dir.path });
+      const actor = { principal: undefined, source: 'test' };
+      try {
+        await migrateToLatest(database.db);
+        await createLab(database.db, actor, { name: 'Sala' }, new Date());
+        for (const mac of ['02:00:00:00:03:01', '02:00:00:00:03:02'])
+          await addTerminalRow(database.db, actor, { mac, lab: 'Sala' }, new Date());
+        await setAddressPool(
+          database.db,
+          actor,
+          'Sala',
+          { pool: '10.60.0.5-10.60.0.9' },
+          new Date(),
+        );
+      } finally {
+        await database.close();
+      }
+      const { agent, pushes } = dhcpRecordingAgent();
+      const server = await startServer({
+        dataDir: dir.path,
+        host: '127.0.0.1',
+        port: 0,
+        startAgent: async () => ({ agent, adopted: [] }),
+      });
+      try {
+        assert.equal(pushes.length, 1);
+        const terminals = await server.database.db
+          .selectFrom('terminals')
+          .select(['id', 'mac'])
+          .orderBy('mac')
+          .execute();
+        assert.deepEqual(
+          pushes[0],
+          terminals.map((terminal, index) => ({
+            mac: terminalVmMac(terminal.id),
+            ip: `10.60.0.${5 + index}`,
+            name: `t-${terminal.mac.replaceAll(':', '')}`,
+          })),
+        );
+      } finally {
+        await server.close();
+      }
+    } finally {
+      await dir.cleanup();
+    }
+  });
+});
