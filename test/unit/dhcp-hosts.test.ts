@@ -11,6 +11,7 @@ import {
 } from '../../src/domain/dhcp-hosts.js';
 import { terminalVmMac } from '../../src/domain/terminal-mac.js';
 import { macFromUuid, parseMac } from '../../src/qemu/cmdline/validate.js';
+import { qemuWithMac } from '../../src/cli/mac-in-use.js';
 
 const inputs = [
   {
@@ -140,5 +141,27 @@ describe('terminalVmMac', () => {
       ),
     );
     assert.equal(macs.size, 2000);
+  });
+});
+
+describe('qemuWithMac', () => {
+  it('finds a QEMU process by the MAC of one of its NICs, naming its VM', () => {
+    const argv = [
+      '/usr/bin/qemu-system-x86_64',
+      '-name',
+      'guest=pc-01,debug-threads=on',
+      '-device',
+      'virtio-net-pci,id=nic0,netdev=net0,mac=52:54:00:aa:bb:cc,romfile=',
+    ];
+    assert.equal(qemuWithMac(argv, '52:54:00:AA:BB:CC', 7), 'pc-01');
+    assert.equal(qemuWithMac(argv, '52:54:00:aa:bb:cd', 7), undefined);
+    assert.equal(
+      qemuWithMac(argv.slice(0, 1).concat(argv.slice(3)), '52:54:00:aa:bb:cc', 7),
+      'pid 7',
+    );
+    assert.equal(
+      qemuWithMac(['/usr/bin/sleep', 'mac=52:54:00:aa:bb:cc'], '52:54:00:aa:bb:cc', 7),
+      undefined,
+    );
   });
 });

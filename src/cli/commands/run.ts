@@ -14,6 +14,7 @@ import {
 import { localSupervisor } from '../../agent/local-host.js';
 import { addVmFlags, type VmFlagValues } from '../vm-flags.js';
 import { prepareVm } from '../vm-launch.js';
+import { assertMacFreeOnHost } from '../mac-in-use.js';
 
 interface RunFlagValues extends VmFlagValues {
   grace: string;
@@ -44,6 +45,8 @@ export function runCommand(io: CliIo, tr: Translator = translator(sourceLocale))
     .action(async (values: RunFlagValues) => {
       const graceMs = parseGrace(values.grace, tr);
       const { request, launch, runDir, warning } = await prepareVm(values);
+      // A MAC given by hand may be one a running VM has (a derived one is the VM's own).
+      if (values.mac !== undefined) await assertMacFreeOnHost(request.nic.mac);
       if (warning !== undefined) io.warn(warning);
       const supervisor = localSupervisor(runDir.root);
       const status = await supervisor.start(launch, { discardWrites: request.snapshot });
