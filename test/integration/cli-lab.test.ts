@@ -203,8 +203,8 @@ describe('labvirt lab and terminal commands over the API (SQLite)', () => {
       await database.close();
     }
     const pending = await ok('terminal', 'pending');
-    assert.match(pending, /^MAC +NAME +LAB +STATE +IP +LAST IP +LAST SEEN$/m);
-    assert.match(pending, /^52:54:00:aa:00:03 +unknown +- +pending +- +10\.1\.2\.77 +-$/m);
+    assert.match(pending, /^MAC +NAME +LAB +STATE +IP +LAST IP +VM ADDRESS +LAST SEEN$/m);
+    assert.match(pending, /^52:54:00:aa:00:03 +unknown +- +pending +- +10\.1\.2\.77 +- +-$/m);
     const enrolled = await ok(
       'terminal',
       'enrol',

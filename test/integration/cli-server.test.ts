@@ -99,7 +99,7 @@ describe('labvirt server and the CLI over its API (SQLite)', () => {
     const table = await cli(['lab', 'list']);
     assert.match(
       table.stdout,
-      /^NAME +TERMINALS +DEFAULT PROFILE +TIMEZONE +DESCRIPTION\nX +0 +- +\S+ +Room 101\n$/,
+      /^NAME +TERMINALS +DEFAULT PROFILE +ADDRESS POOL +TIMEZONE +DESCRIPTION\nX +0 +- +- +\S+ +Room 101\n$/,
     );
     const shown = await cli(['lab', 'show', 'X']);
     assert.match(shown.stdout, /^Name: +X$/m);
