@@ -14,7 +14,7 @@ import type { DhcpHostEntry } from '../../src/domain/dhcp-hosts.js';
 import { createApiFixture, problem, snapshot, type ApiFixture } from '../helpers/api.js';
 import { dialects, rows } from '../helpers/databases.js';
 import { dhcpRecordingAgent } from '../helpers/fake-agent.js';
-import { tempDir } from '../helpers/env.js';
+import { tempDir, waitFor } from '../helpers/env.js';
 import { migrateToLatest, openDatabase } from '../../src/db/index.js';
 import { startServer } from '../../src/controller/server.js';
 import { createLab } from '../../src/controller/services/labs.js';
@@ -323,6 +323,29 @@ for (const dialect of dialects) {
         'FIELD_REQUIRED',
         'pool',
       );
+    });
+
+    it('a terminal enrolled by its subnet gets an address, and it is pushed', async () => {
+      const subnets = await call('PUT', '/api/v1/labs/lab-mine/subnets', {
+        subnets: ['192.0.2.0/24'],
+      });
+      assert.equal(subnets.statusCode, 200, subnets.body);
+      const mac = '02:00:00:00:04:01';
+      // Whatever it is told (the lab has no profile yet), the request enrolled it.
+      await f.app.inject({
+        method: 'GET',
+        url: `/terminal/v1/config?mac=${mac}`,
+        remoteAddress: '192.0.2.5',
+      });
+      const enrolled = await terminal(mac);
+      assert.equal(enrolled.lab, 'lab-mine');
+      assert.ok(enrolled.address?.startsWith('10.100.'), String(enrolled.address));
+      await waitFor('the push of its entry', async () =>
+        lastPush()?.some((host) => host.mac === enrolled.vmMac && host.ip === enrolled.address)
+          ? true
+          : undefined,
+      );
+      await call('PUT', '/api/v1/labs/lab-mine/subnets', { subnets: [] });
     });
 
     it('viewers read the export; operators may not set a pool', async () => {
