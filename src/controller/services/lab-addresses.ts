@@ -31,11 +31,12 @@ async function terminalCount(tx: Kysely<Database>, labId: string): Promise<numbe
   return Number(count);
 }
 
-function exhausted(lab: Lab, pool: AddressPool, terminals: number): LabvirtError {
+/** `field`: the input at fault (the new pool; or the lab a terminal is brought into). */
+function exhausted(lab: Lab, pool: AddressPool, terminals: number, field: string): LabvirtError {
   return new LabvirtError(
     'POOL_EXHAUSTED',
     { pool: pool.text, lab: lab.name, size: pool.size, terminals },
-    { field: 'pool' },
+    { field },
   );
 }
 
@@ -62,7 +63,7 @@ export async function syncTerminalAddress(
     await tx.deleteFrom('terminal_addresses').where('terminal_id', '=', terminalId).execute();
   if (lab === undefined || pool === undefined) return;
   const [ip] = lowestFree(pool, await allAddresses(tx), 1) ?? [];
-  if (ip === undefined) throw exhausted(lab, pool, await terminalCount(tx, lab.id));
+  if (ip === undefined) throw exhausted(lab, pool, await terminalCount(tx, lab.id), 'lab');
   await tx.insertInto('terminal_addresses').values({ terminal_id: terminalId, ip }).execute();
 }
 
@@ -121,7 +122,7 @@ export async function setAddressPool(
         return ip === undefined || !poolContains(pool, ip);
       });
       const free = lowestFree(pool, await allAddresses(tx), needing.length);
-      if (free === undefined) throw exhausted(lab, pool, ids.length);
+      if (free === undefined) throw exhausted(lab, pool, ids.length, 'pool');
       if (needing.length > 0)
         await tx
           .insertInto('terminal_addresses')
