@@ -382,12 +382,12 @@ const catalogue = {
     message: 'VM {name} shows its display over RDP, which needs a network: give it one',
   },
   DISPLAY_NEEDS_ADDRESS: {
-    status: 400,
+    status: 409,
     message:
       'VM {name} shows its display over RDP on bridge {bridge}, where the gateway reaches it at its own address: give its lab an address pool',
   },
   BRIDGE_NOT_FOUND: {
-    status: 400,
+    status: 409,
     message:
       'bridge "{bridge}" does not exist on this host: `labvirt host network-setup` makes one',
   },
