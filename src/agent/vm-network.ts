@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { networkInterfaces } from 'node:os';
+import { networkInterfaces, userInfo } from 'node:os';
 import { LabvirtError } from '../domain/errors.js';
 import type { NetSpec, PortForward } from '../qemu/cmdline/vm-spec.js';
 import { CommandNotFoundError, type CommandRunner } from '../system/command-runner.js';
@@ -52,14 +52,29 @@ export function netSpecFor(
   return { mode: 'tap', ifname: tapName(vmName) };
 }
 
-/** The argv that make a VM's TAP and put it on the bridge, and the one that removes it. */
-export function tapCommands(bridge: string, tap: string) {
+/** Who runs the TAP commands: the TAP's owner, and whether `sudo -n` is needed (non-root). */
+export interface TapRunAs {
+  readonly user: string;
+  readonly sudo: boolean;
+}
+
+export function currentTapRunAs(): TapRunAs {
+  return { user: userInfo().username, sudo: process.getuid?.() !== 0 };
+}
+
+/**
+ * The argv that make a VM's TAP and put it on the bridge, and the one that removes it:
+ * exactly the commands the sudoers lines of `labvirt host network-setup` allow a non-root
+ * agent (sudoersContent in network-setup.ts), so keep the two in step.
+ */
+export function tapCommands(bridge: string, tap: string, runAs: TapRunAs) {
+  const ip = runAs.sudo ? ['sudo', '-n', IP_BINARY] : [IP_BINARY];
   return {
     add: [
-      [IP_BINARY, 'tuntap', 'add', 'dev', tap, 'mode', 'tap'],
-      [IP_BINARY, 'link', 'set', tap, 'master', bridge, 'up'],
+      [...ip, 'tuntap', 'add', 'dev', tap, 'mode', 'tap', 'user', runAs.user],
+      [...ip, 'link', 'set', tap, 'master', bridge, 'up'],
     ],
-    remove: [IP_BINARY, 'link', 'del', tap],
+    remove: [...ip, 'link', 'del', tap],
   };
 }
 
@@ -81,11 +96,18 @@ export class VmNetwork {
   readonly network: HostNetwork;
   #runner: CommandRunner;
   #sysClassNet: string;
+  #runAs: TapRunAs;
 
-  constructor(network: HostNetwork, runner: CommandRunner, sysClassNet = SYS_CLASS_NET) {
+  constructor(
+    network: HostNetwork,
+    runner: CommandRunner,
+    sysClassNet = SYS_CLASS_NET,
+    runAs: TapRunAs = currentTapRunAs(),
+  ) {
     this.network = network;
     this.#runner = runner;
     this.#sysClassNet = sysClassNet;
+    this.#runAs = runAs;
   }
 
   /** Refuses a bridge that is not there (before anything is made for a VM). */
@@ -105,7 +127,7 @@ export class VmNetwork {
     await this.check();
     const net = netSpecFor(this.network, vmName, forwards);
     if (net.mode !== 'tap' || this.network.mode !== 'bridge') return net;
-    const commands = tapCommands(this.network.bridge, net.ifname);
+    const commands = tapCommands(this.network.bridge, net.ifname, this.#runAs);
     await this.#run(commands.remove, true); // a leftover of an agent that died
     try {
       for (const argv of commands.add) await this.#run(argv);
@@ -119,20 +141,22 @@ export class VmNetwork {
   /** Removes what prepare made, once the VM has ended or failed to start. */
   async release(vmName: string): Promise<void> {
     if (this.network.mode !== 'bridge' || this.network.taps !== 'precreated') return;
-    await this.#run(tapCommands(this.network.bridge, tapName(vmName)).remove, true);
+    await this.#run(tapCommands(this.network.bridge, tapName(vmName), this.#runAs).remove, true);
   }
 
   async #run(argv: readonly string[], mayFail = false): Promise<void> {
+    const command = argv.slice(argv.indexOf(IP_BINARY) + 1).join(' ');
     const result = await this.#runner.run(argv, { timeoutMs: 10_000 }).catch((error: unknown) => {
       if (!(error instanceof CommandNotFoundError)) throw error;
+      const pkg = argv[0] === 'sudo' ? 'sudo' : 'iproute2';
       throw new LabvirtError('TAP_SETUP_FAILED', {
-        command: argv.slice(1).join(' '),
-        detail: `${argv[0]} is not installed: install the Debian package iproute2`,
+        command,
+        detail: `${argv[0]} is not installed: install the Debian package ${pkg}`,
       });
     });
     if (result.code === 0 || mayFail) return;
     throw new LabvirtError('TAP_SETUP_FAILED', {
-      command: argv.slice(1).join(' '),
+      command,
       detail: result.stderr.trim() || `exit ${result.code ?? result.signal}`,
     });
   }

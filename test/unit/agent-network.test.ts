@@ -19,6 +19,7 @@ import {
   networkAddress,
 } from '../../src/agent/dnsmasq.js';
 import type { HostNetwork } from '../../src/agent/host-agent.js';
+import { sudoersContent } from '../../src/agent/network-setup.js';
 import {
   netSpecFor,
   rdpReach,
@@ -53,12 +54,22 @@ describe('VM network per host mode', () => {
     assert.equal(tapName('vm-1'), tapName('vm-1'));
     assert.notEqual(tapName('vm-1'), tapName('vm-2'));
     assert.match(tapName('a'.repeat(63)), /^lvtap[0-9a-f]{10}$/);
-    assert.deepEqual(tapCommands('lvbr0', 'lvtap0123456789'), {
+    assert.deepEqual(tapCommands('lvbr0', 'lvtap0123456789', { user: 'root', sudo: false }), {
       add: [
-        ['/usr/sbin/ip', 'tuntap', 'add', 'dev', 'lvtap0123456789', 'mode', 'tap'],
+        ['/usr/sbin/ip', 'tuntap', 'add', 'dev', 'lvtap0123456789', 'mode', 'tap', 'user', 'root'],
         ['/usr/sbin/ip', 'link', 'set', 'lvtap0123456789', 'master', 'lvbr0', 'up'],
       ],
       remove: ['/usr/sbin/ip', 'link', 'del', 'lvtap0123456789'],
+    });
+    assert.deepEqual(tapCommands('lvbr0', 'lvtap0123456789', { user: 'lab', sudo: true }), {
+      add: [
+        [
+          ...['sudo', '-n', '/usr/sbin/ip', 'tuntap', 'add', 'dev', 'lvtap0123456789'],
+          ...['mode', 'tap', 'user', 'lab'],
+        ],
+        ['sudo', '-n', '/usr/sbin/ip', 'link', 'set', 'lvtap0123456789', 'master', 'lvbr0', 'up'],
+      ],
+      remove: ['sudo', '-n', '/usr/sbin/ip', 'link', 'del', 'lvtap0123456789'],
     });
   });
 
@@ -112,16 +123,46 @@ describe('VmNetwork on a scripted runner', () => {
 
   it('makes a pre-created TAP (replacing a leftover), and removes it on release', async () => {
     const run = runner();
-    const network = new VmNetwork(bridged('precreated'), run, sys);
+    const network = new VmNetwork(bridged('precreated'), run, sys, { user: 'root', sudo: false });
     const tap = tapName('vm-1');
     assert.deepEqual(await network.prepare('vm-1', []), { mode: 'tap', ifname: tap });
     await network.release('vm-1');
     assert.deepEqual(run.calls, [
       `link del ${tap}`,
-      `tuntap add dev ${tap} mode tap`,
+      `tuntap add dev ${tap} mode tap user root`,
       `link set ${tap} master lvbr0 up`,
       `link del ${tap}`,
     ]);
+  });
+
+  it('runs, as a non-root agent, only commands the sudoers lines of network-setup allow', async () => {
+    // sudoers' "^...$" arguments are extended regular expressions with ',' escaped.
+    const text = sudoersContent('labagent', 'lvbr0');
+    const allowed = [...text.matchAll(/(\/\S+) (\^[^$]*\$)/g)].map(([, path, re]) => ({
+      path: path ?? '',
+      re: new RegExp((re ?? '').replaceAll('\\,', ',')),
+    }));
+    assert.equal(allowed.length, 3);
+    const calls: (readonly string[])[] = [];
+    const run: CommandRunner = {
+      async run(argv): Promise<CommandResult> {
+        calls.push(argv);
+        return { code: 0, signal: null, stdout: '', stderr: '' };
+      },
+    };
+    const runAs = { user: 'labagent', sudo: true };
+    const network = new VmNetwork(bridged('precreated'), run, sys, runAs);
+    for (const name of ['vm-1', 'Aula 2, puesto 3', 'x'.repeat(63)]) {
+      await network.prepare(name, []);
+      await network.release(name);
+    }
+    assert.equal(calls.length, 12);
+    for (const argv of calls) {
+      assert.deepEqual(argv.slice(0, 2), ['sudo', '-n'], argv.join(' '));
+      const [path, ...args] = argv.slice(2);
+      const ok = allowed.some((a) => a.path === path && a.re.test(args.join(' ')));
+      assert.ok(ok, `sudoers does not allow: ${argv.join(' ')}`);
+    }
   });
 
   it('leaves nothing behind when the TAP cannot join the bridge', async () => {
