@@ -130,6 +130,8 @@ export class LocalAgent implements HostAgent {
   #accel: AccelRequest;
   /** TAPs being removed after their VM ended: a new start of that VM waits for it. */
   #releasing = new Map<string, Promise<void>>();
+  /** Starts in flight (name → MAC): not yet in the supervisor's names, yet taken. */
+  #starting = new Map<string, string>();
   #events = new EventEmitter<{ ended: [VmEnded] }>();
   #forward = (exit: VmExit) => {
     // The gateway closes with its VM: its port and relayed connections go.
@@ -177,7 +179,8 @@ export class LocalAgent implements HostAgent {
     const { adopted } = report.qemu.available ? await supervisor.adopt() : { adopted: [] };
     // The gateway daemon's listeners of VMs that no longer run go; those of the adopted ones
     // stay as they are (a terminal's session goes on), and a missing one opens on attach.
-    await agent.#closeStaleGateways(adopted).catch(() => undefined);
+    // Without QEMU nothing was adopted, which says nothing of what runs: all stay.
+    if (report.qemu.available) await agent.#closeStaleGateways(adopted).catch(() => undefined);
     for (const name of adopted) {
       // Back on the port it had, so terminals told of it reach it again.
       const path = supervisor.runDir.vmPaths(name).gatewayRecord;
@@ -227,6 +230,23 @@ export class LocalAgent implements HostAgent {
   }
 
   async startVm(spec: AgentVmSpec): Promise<AgentVm> {
+    const name = parseVmName(spec.name);
+    const mac = parseMac(spec.nic.mac);
+    // Taken at once (no await before): a second start of the name, or of the MAC, while
+    // this one is on its way would pass the supervisor's checks and replace its TAP.
+    if (this.#starting.has(name)) throw new LabvirtError('VM_ALREADY_RUNNING', { name });
+    for (const [other, taken] of this.#starting) {
+      if (taken === mac) throw new LabvirtError('MAC_IN_USE', { mac, vm: other });
+    }
+    this.#starting.set(name, mac);
+    try {
+      return await this.#startVm(spec);
+    } finally {
+      this.#starting.delete(name);
+    }
+  }
+
+  async #startVm(spec: AgentVmSpec): Promise<AgentVm> {
     const images = this.#images;
     if (images === undefined) throw new Error('this agent has no image store');
     const name = parseVmName(spec.name);
