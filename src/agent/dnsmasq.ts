@@ -11,7 +11,7 @@ import { LabvirtError } from '../domain/errors.js';
 import { parseMac } from '../qemu/cmdline/validate.js';
 import { procProcessTable, sameArgv, type ProcessTable } from '../system/process-table.js';
 import type { DhcpHost } from './host-agent.js';
-import { bridgeIpv4 } from './vm-network.js';
+import { bridgeExists, bridgeIpv4 } from './vm-network.js';
 
 export const DNSMASQ_BINARY = '/usr/sbin/dnsmasq';
 
@@ -65,10 +65,11 @@ export function dnsmasqArgv(config: DnsmasqConfig, binary = DNSMASQ_BINARY): str
     `--interface=${bridge}`,
     '--except-interface=lo',
     `--user=${config.user}`,
-    // Static: only the hosts file's MACs get an address; authoritative, so a guest asking
-    // for an address it had elsewhere is told no at once instead of waiting for a timeout.
+    // Static: only the hosts file's MACs get an address, and any other MAC no answer at
+    // all: never authoritative (no NAK) for other machines of a lab LAN the bridge may be
+    // uplinked to, which have their own DHCP server.
     `--dhcp-range=${networkAddress(subnet.address, subnet.netmask)},static,${subnet.netmask},1h`,
-    '--dhcp-authoritative',
+    '--dhcp-ignore=tag:!known',
     `--dhcp-hostsfile=${paths.hostsFile}`,
     `--dhcp-leasefile=${paths.leaseFile}`,
   ];
@@ -120,6 +121,9 @@ export class DnsmasqManager {
 
   /** Starts dnsmasq, or adopts the one a previous agent started with the same argv. */
   async start(): Promise<{ adopted: boolean }> {
+    if (!(await bridgeExists(this.#bridge))) {
+      throw new LabvirtError('BRIDGE_NOT_FOUND', { bridge: this.#bridge });
+    }
     const subnet = bridgeIpv4(this.#bridge);
     if (subnet === undefined) throw new LabvirtError('BRIDGE_NO_ADDRESS', { bridge: this.#bridge });
     const argv = dnsmasqArgv(
@@ -146,8 +150,17 @@ export class DnsmasqManager {
     const temporary = `${this.paths.hostsFile}.tmp`;
     await writeFile(temporary, text, { mode: 0o600 });
     await rename(temporary, this.paths.hostsFile);
+    if (this.#pid === undefined) return; // not started (or stopped): read when it starts
+    // Checked again first: the pid may be another process's by now (SIGHUP ends most).
+    const running = await this.#running();
+    if (running === undefined) {
+      this.#pid = undefined;
+      await this.start(); // gone (killed, say): a new one reads the new file
+      return;
+    }
+    this.#pid = running.pid;
     // dnsmasq re-reads --dhcp-hostsfile on SIGHUP.
-    if (this.#pid !== undefined) this.#processes.signal(this.#pid, 'SIGHUP');
+    this.#processes.signal(running.pid, 'SIGHUP');
   }
 
   async stop(): Promise<void> {

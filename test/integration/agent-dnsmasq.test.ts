@@ -84,9 +84,22 @@ describe(
       assert.equal(existsSync(second.paths.pidfile), false);
     });
 
+    it('a dnsmasq gone meanwhile is started again by setHosts, never signalled blindly', async () => {
+      const first = manager(bridge);
+      await first.start();
+      const pid = first.pid;
+      assert.ok(pid !== undefined);
+      process.kill(pid, 'SIGKILL');
+      await waitFor('dnsmasq to end', async () => ((await processAlive(pid)) ? undefined : true));
+      await first.setHosts([{ mac: '52:54:00:aa:bb:02', ip: '10.0.0.10', name: 'pc-2' }]);
+      const again = first.pid;
+      assert.ok(again !== undefined && again !== pid && (await processAlive(again)));
+      await first.stop();
+    });
+
     it('a bridge without an IPv4 address, or none at all: a clear error, nothing running', async () => {
       await assert.rejects(manager(bare).start(), { code: 'BRIDGE_NO_ADDRESS' });
-      await assert.rejects(manager(`lvt${id}x`).start(), { code: 'BRIDGE_NO_ADDRESS' });
+      await assert.rejects(manager(`lvt${id}x`).start(), { code: 'BRIDGE_NOT_FOUND' });
       assert.equal(existsSync(join(dir, `dnsmasq-${bare}`)), false, 'nothing made');
     });
 

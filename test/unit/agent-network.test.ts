@@ -206,7 +206,7 @@ describe('dnsmasq', () => {
         '--except-interface=lo',
         '--user=root',
         '--dhcp-range=10.77.3.0,static,255.255.255.0,1h',
-        '--dhcp-authoritative',
+        '--dhcp-ignore=tag:!known',
         '--dhcp-hostsfile=/run/labvirt/dnsmasq-lvbr0/dhcp-hosts',
         '--dhcp-leasefile=/run/labvirt/dnsmasq-lvbr0/dnsmasq.leases',
       ],
