@@ -515,3 +515,40 @@ describe('the server at start', () => {
     }
   });
 });
+
+describe('an agent that never answers its DHCP host entries', () => {
+  let f: ApiFixture;
+  const stuck: (readonly DhcpHost[])[] = [];
+  const working = dhcpRecordingAgent();
+  before(async () => {
+    const never = dhcpRecordingAgent({
+      setDhcpHosts: (hosts) => {
+        stuck.push(hosts);
+        return new Promise<void>(() => {});
+      },
+    });
+    f = await createApiFixture(dialects[0]!, { agents: [never.agent, working.agent] });
+  });
+  after(() => f?.close());
+
+  it('holds up no admin change: each is answered and pushed to the other agents', async () => {
+    const call = (method: 'POST' | 'PUT', url: string, payload: object) =>
+      f.request({ method, url, as: f.users.admin, payload });
+    assert.equal((await call('POST', '/api/v1/labs', { name: 'stuck-lab' })).statusCode, 201);
+    const added = await call('POST', '/api/v1/terminals', {
+      mac: '02:00:00:00:07:01',
+      lab: 'stuck-lab',
+    });
+    assert.equal(added.statusCode, 201, added.body);
+    const before = working.pushes.length;
+    // The first change waits the agent's time limit (5 s) at most; the next one not at all,
+    // as the stuck agent is still busy with its first call and gets no second one meanwhile.
+    for (const pool of ['10.61.0.5-10.61.0.9', '10.61.0.20-10.61.0.29']) {
+      const set = await call('PUT', '/api/v1/labs/stuck-lab/address-pool', { pool });
+      assert.equal(set.statusCode, 200, set.body);
+    }
+    assert.equal(working.pushes.length, before + 2);
+    assert.equal(working.pushes.at(-1)?.[0]?.ip, '10.61.0.20');
+    assert.equal(stuck.length, 1, 'no second call while the first is unanswered');
+  });
+});

@@ -54,25 +54,43 @@ export function formatDhcpHosts(
   return entries;
 }
 
+interface AgentSlot {
+  readonly agent: HostAgent;
+  busy: boolean;
+  next: DhcpHost[] | undefined;
+}
+
+/** How long a push waits for one agent before it goes on without it. */
+export const DHCP_PUSH_TIMEOUT_MS = 5000;
+
 /**
  * Gives every agent the current entries, after each change of addresses and at start.
  * Pushes run one after another (each reads the entries when its turn comes, so the last
  * one carries the last change); a failing agent is logged, never the caller's failure.
+ * An agent that does not answer in time is logged and left behind, so one stuck agent
+ * does not hang every admin change; it keeps its own order: while a call to it is
+ * unanswered it gets nothing new, and once that call settles it gets the latest entries.
  */
 export class DhcpHostsPusher {
   readonly #db: Kysely<Database>;
   readonly #agents: readonly HostAgent[];
   readonly #log: (error: unknown, message: string) => void;
+  readonly #timeoutMs: number;
+  /** Per agent: a call to it is unanswered, and the entries to give it once it settles. */
+  readonly #slots: AgentSlot[];
   #queue: Promise<void> = Promise.resolve();
 
   constructor(
     db: Kysely<Database>,
     agents: readonly HostAgent[],
     log: (error: unknown, message: string) => void,
+    options: { readonly timeoutMs?: number } = {},
   ) {
     this.#db = db;
     this.#agents = agents;
     this.#log = log;
+    this.#timeoutMs = options.timeoutMs ?? DHCP_PUSH_TIMEOUT_MS;
+    this.#slots = agents.map((agent) => ({ agent, busy: false, next: undefined }));
   }
 
   /** Resolves once this push (and those before it) is done; never rejects. */
@@ -91,13 +109,36 @@ export class DhcpHostsPusher {
       return;
     }
     await Promise.all(
-      this.#agents.map((agent) =>
-        agent
-          .setDhcpHosts(hosts)
-          .catch((error: unknown) =>
-            this.#log(error, 'giving an agent its DHCP host entries failed'),
-          ),
-      ),
+      this.#slots.map((slot) => {
+        if (!slot.busy) return this.#send(slot, hosts);
+        slot.next = hosts; // given once the unanswered call settles, never before it
+        return undefined;
+      }),
     );
+  }
+
+  /** Resolves when the agent answers or the time is up, whichever comes first. */
+  #send(slot: AgentSlot, hosts: DhcpHost[]): Promise<void> {
+    slot.busy = true;
+    const call = slot.agent
+      .setDhcpHosts(hosts)
+      .catch((error: unknown) => this.#log(error, 'giving an agent its DHCP host entries failed'))
+      .finally(() => {
+        slot.busy = false;
+        const next = slot.next;
+        slot.next = undefined;
+        if (next !== undefined) void this.#send(slot, next);
+      });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.#log(
+          new Error(`no answer in ${this.#timeoutMs} ms`),
+          'giving an agent its DHCP host entries failed; it gets the latest ones once it answers',
+        );
+        resolve();
+      }, this.#timeoutMs);
+    });
+    return Promise.race([call, late]).finally(() => clearTimeout(timer));
   }
 }
