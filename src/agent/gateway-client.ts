@@ -193,6 +193,8 @@ export class GatewayLink implements GatewayControl {
   #connecting: Promise<{ client: GatewayClient; reconnected: boolean } | undefined> | undefined;
   #processes: ProcessTable;
   #daemon: string;
+  /** After detach (the agent's close): no new connection, one in flight is dropped. */
+  #detached = false;
 
   constructor(runDir: string, options: { processes?: ProcessTable; daemon?: string } = {}) {
     this.runDir = resolve(runDir);
@@ -205,6 +207,7 @@ export class GatewayLink implements GatewayControl {
    * undefined). `reconnected`: an earlier connection was lost, listeners may be gone.
    */
   ensure(spawnOne: boolean): Promise<{ client: GatewayClient; reconnected: boolean } | undefined> {
+    if (this.#detached) return Promise.resolve(undefined);
     const client = this.#client;
     if (client !== undefined && !client.closed) {
       return Promise.resolve({ client, reconnected: false });
@@ -238,6 +241,7 @@ export class GatewayLink implements GatewayControl {
 
   /** Leaves the daemon running (the agent's close). */
   detach(): void {
+    this.#detached = true;
     this.#client?.detach();
     this.#client = undefined;
   }
@@ -254,8 +258,13 @@ export class GatewayLink implements GatewayControl {
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
       try {
-        this.#client = await GatewayClient.connect(paths.socket);
-        return { client: this.#client, reconnected };
+        const client = await GatewayClient.connect(paths.socket);
+        if (this.#detached) {
+          client.detach(); // its socket would keep the process alive
+          return undefined;
+        }
+        this.#client = client;
+        return { client, reconnected };
       } catch (error) {
         // Starting: its pidfile comes after its socket, so mostly it is the spawned one.
         if (Date.now() > deadline) {
