@@ -143,16 +143,26 @@ export function parseUnixUser(name: string): string {
  * or bridge can be named.
  */
 export function sudoersContent(user: string, bridge: string): string {
-  // sudoers needs ',' escaped in a command's arguments.
-  const tap = `${TAP_NAME_PREFIX}[A-Za-z0-9_-]{1\\,13}`;
+  // sudoers needs ',' escaped in a command's arguments; names are literal text in the
+  // regular expressions (a '.' in a bridge name would match any character).
+  const tap = `${regexLiteral(TAP_NAME_PREFIX)}[A-Za-z0-9_-]{1\\,13}`;
   return [
     "# LabVirt: the agent pre-creates its VMs' TAP devices (labvirt host network-setup).",
-    `Cmnd_Alias LABVIRT_TAPS = ${IP_PATH} ^tuntap add dev ${tap} mode tap user ${user}$, \\`,
-    `    ${IP_PATH} ^link set ${tap} master ${bridge} up$, \\`,
+    `Cmnd_Alias LABVIRT_TAPS = ${IP_PATH} ^tuntap add dev ${tap} mode tap user ${regexLiteral(user)}$, \\`,
+    `    ${IP_PATH} ^link set ${tap} master ${regexLiteral(bridge)} up$, \\`,
     `    ${IP_PATH} ^link del(ete)? (dev )?${tap}$`,
     `${user} ALL=(root) NOPASSWD: LABVIRT_TAPS`,
     '',
   ].join('\n');
+}
+
+/**
+ * Text that a sudoers regular expression matches literally: its metacharacters escaped
+ * with '\\'. The names given here (interfaces, users) cannot hold what sudoers itself
+ * would need escaped (',', ':', '=', spaces).
+ */
+export function regexLiteral(text: string): string {
+  return text.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&');
 }
 
 /**

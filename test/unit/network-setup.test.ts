@@ -13,6 +13,7 @@ import {
   parseBridgeAddress,
   planNetworkSetup,
   setupPaths,
+  regexLiteral,
   sudoersContent,
   type NetworkSetupInput,
   type SetupPlan,
@@ -115,6 +116,15 @@ describe('network set-up plan', () => {
         'lvagent ALL=(root) NOPASSWD: LABVIRT_TAPS',
         '',
       ].join('\n'),
+    );
+    // A '.' in a bridge name (a VLAN's, say) is a literal dot, not any character.
+    assert.match(
+      sudoersContent('lvagent', 'br0.10'),
+      /^ {4}\/usr\/sbin\/ip \^link set lv\[A-Za-z0-9_-\]\{1\\,13\} master br0\\\.10 up\$, \\$/m,
+    );
+    assert.equal(
+      regexLiteral('a.b-c_d^$|?*+()[]{}\\'),
+      'a\\.b-c_d\\^\\$\\|\\?\\*\\+\\(\\)\\[\\]\\{\\}\\\\',
     );
     const rules = nftRuleset();
     assert.match(rules, /^table inet labvirt\ndelete table inet labvirt\ntable inet labvirt \{$/m);
