@@ -74,6 +74,8 @@ export class VmDisplay {
   #clients: { at: number; value: Promise<QemuClients> } | undefined;
   #since: { vnc: string[]; spice: string[] } = { vnc: [], spice: [] };
   #closed = false;
+  /** Kept to be taken off the VM's QMP connection (which outlives this) on detach. */
+  #listener = (event: QmpEventMessage) => this.#onEvent(event);
 
   private constructor(options: VmDisplayOptions) {
     this.name = options.name;
@@ -82,7 +84,7 @@ export class VmDisplay {
     this.#qmp = options.qmp;
     this.#now = options.now ?? (() => new Date());
     this.#random = options.random ?? randomBytes;
-    this.#qmp.on('event', (event) => this.#onEvent(event));
+    this.#qmp.on('event', this.#listener);
   }
 
   /** Watches the VM's display, opening (or keeping) its gateway listener. */
@@ -148,6 +150,7 @@ export class VmDisplay {
   /** Stops watching; the gateway listener stays in the daemon (an agent's close). */
   detach(): void {
     this.#closed = true;
+    this.#qmp.off('event', this.#listener);
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
   }
@@ -174,6 +177,7 @@ export class VmDisplay {
   }
 
   #onEvent(event: QmpEventMessage): void {
+    if (this.#closed) return;
     // Someone came or went: the next look asks QEMU (the cache would hide it for a while).
     if (CLIENT_EVENTS.has(event.event)) this.#clients = undefined;
     const protocol = this.#ticketProtocol;

@@ -224,6 +224,8 @@ function fakeQmp(replies: Record<string, unknown> = {}) {
     },
     on: (event: string, listener: (...args: never[]) => void) =>
       events.on(event, listener as (...args: unknown[]) => void),
+    off: (event: string, listener: (...args: never[]) => void) =>
+      events.off(event, listener as (...args: unknown[]) => void),
     close: () => undefined,
     closed: false,
   };
@@ -233,7 +235,7 @@ function fakeQmp(replies: Record<string, unknown> = {}) {
       data,
       timestamp: { seconds: Math.floor(atMs / 1000), microseconds: (atMs % 1000) * 1000 },
     });
-  return { qmp, calls, emit };
+  return { qmp, calls, emit, events };
 }
 
 const passwords = (calls: { command: string; args: Record<string, unknown> | undefined }[]) =>
@@ -418,5 +420,16 @@ describe('VmDisplay tickets', () => {
     await display.connections();
     assert.equal(asked(), 5);
     display.detach();
+  });
+
+  it('takes its event listener off the QMP connection on detach and close', async () => {
+    const { qmp, events } = fakeQmp({ 'query-vnc': { clients: [] } });
+    const first = await VmDisplay.open({ qmp, name: 'vm9' });
+    const second = await VmDisplay.open({ qmp, name: 'vm9' });
+    assert.equal(events.listenerCount('event'), 2);
+    first.detach();
+    assert.equal(events.listenerCount('event'), 1);
+    await second.close();
+    assert.equal(events.listenerCount('event'), 0);
   });
 });

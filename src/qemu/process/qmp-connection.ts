@@ -16,6 +16,8 @@ export interface QmpConnection {
   ): Promise<T>;
   on(event: 'event', listener: (message: QmpEventMessage) => void): unknown;
   on(event: 'close', listener: () => void): unknown;
+  off(event: 'event', listener: (message: QmpEventMessage) => void): unknown;
+  off(event: 'close', listener: () => void): unknown;
   close(): void;
   readonly closed: boolean;
 }
