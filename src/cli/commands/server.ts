@@ -10,6 +10,7 @@ import { fileError } from '../../system/file-errors.js';
 import type { CliContext } from '../context.js';
 import type { HostNetwork } from '../../agent/host-agent.js';
 import { bridgeExists } from '../../agent/vm-network.js';
+import { parseInterfaceName } from '../../agent/network-setup.js';
 import { DEFAULT_LISTEN, parseListen, parseTrustProxy } from '../../controller/listen-address.js';
 import { textLogStream } from '../log-format.js';
 
@@ -34,9 +35,6 @@ interface ServerFlags {
   taps?: string;
   dhcp?: boolean;
 }
-
-/** Linux's interface names: 1-15 characters, none of them "/", ":" or white space. */
-const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
 /**
  * How this host's VMs reach the network. A bridge implies bridged networking; the bridge
@@ -66,8 +64,12 @@ export async function parseNetworkFlags(
   }
   const bridge = flags.bridge;
   if (bridge === undefined) throw bad('--bridge', tr.t('name the bridge VMs join'));
-  if (!IFNAME.test(bridge))
+  try {
+    parseInterfaceName(bridge, 'bridge');
+  } catch (error) {
+    if (!(error instanceof LabvirtError)) throw error;
     throw bad('--bridge', tr.t('give an interface name: 1-15 letters, digits, ".", "_" or "-"'));
+  }
   if (!(await exists(bridge))) throw new LabvirtError('BRIDGE_NOT_FOUND', { bridge });
   const taps = flags.taps === 'precreated' ? 'precreated' : 'helper';
   return { mode: 'bridge', bridge, taps, dhcp: flags.dhcp === true };
