@@ -68,10 +68,15 @@ describe('labvirt vm and profile admin over the API (SQLite)', () => {
       state: string;
     };
     assert.equal(started.state, 'running');
-    const serial = await waitFor('the boot line', async () => {
-      const text = await ok('vm', 'serial', started.name);
-      return /LABVIRT-GUEST boot=1/.test(text) ? text : undefined;
-    });
+    // Generous, as in the VM fixture: a boot on two cores shared with other suites' VMs.
+    const serial = await waitFor(
+      'the boot line',
+      async () => {
+        const text = await ok('vm', 'serial', started.name);
+        return /LABVIRT-GUEST boot=1/.test(text) ? text : undefined;
+      },
+      60_000,
+    );
     assert.ok(!serial.includes('\u001b'), 'no escape sequence reaches the terminal');
     assert.match(
       await ok('vm', 'list'),
