@@ -3,7 +3,9 @@
 // The kernel needs NF_CONNTRACK with /proc/net/nf_conntrack, bridged IPv4 passed to
 // netfilter (net.bridge.bridge-nf-call-iptables=1) and a ruleset that uses conntrack on the
 // forward hook (e.g. an nft `inet` table with a `ct state` rule): without one, nothing is
-// tracked and every bridged guest reads as not connected.
+// tracked and every bridged guest reads as not connected. Reading /proc/net/nf_conntrack
+// needs root (CAP_NET_ADMIN): a non-root agent sees no such connections, and says so once
+// (`problem`, and its log), since an idle policy may then stop a VM that is in use.
 import { readFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { formatPeer } from './display-plan.js';
@@ -64,8 +66,21 @@ export function localAddresses(): Set<string> {
   return new Set(all.map((entry) => entry.address));
 }
 
+/** The table's text; '' when this kernel has none (no conntrack: nobody is seen). */
+export async function readConntrackTable(file = CONNTRACK_FILE): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw error;
+  }
+}
+
 export interface ConntrackReaderOptions {
+  /** The table's text; a failure (other than no table) is reported once, read as empty. */
   readonly read?: () => Promise<string>;
+  /** Where that one report goes (stderr by default). */
+  readonly log?: (line: string) => void;
   readonly now?: () => Date;
   readonly local?: () => ReadonlySet<string>;
   /** The table is read at most this often (a VM list asks for every VM at once). */
@@ -83,10 +98,13 @@ export class ConntrackReader {
   #cacheMs: number;
   #last: { at: number; value: Promise<TcpFlow[]> } | undefined;
   #firstSeen = new Map<string, string>();
+  #log: (line: string) => void;
+  /** Why the table cannot be read (e.g. EACCES for a non-root agent); undefined when it can. */
+  problem: string | undefined;
 
   constructor(options: ConntrackReaderOptions = {}) {
-    // No table (no conntrack in this kernel): nobody is seen, rather than every view failing.
-    this.#read = options.read ?? (() => readFile(CONNTRACK_FILE, 'utf8').catch(() => ''));
+    this.#read = options.read ?? (() => readConntrackTable());
+    this.#log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.#now = options.now ?? (() => new Date());
     this.#local = options.local ?? localAddresses;
     this.#cacheMs = options.cacheMs ?? 500;
@@ -105,10 +123,24 @@ export class ConntrackReader {
   #flows(): Promise<TcpFlow[]> {
     const now = this.#now().getTime();
     if (this.#last === undefined || now - this.#last.at > this.#cacheMs) {
-      const value = this.#read().then((text) => this.#remember(establishedFlows(text)));
+      const value = this.#read()
+        .catch((error: unknown) => this.#unreadable(error))
+        .then((text) => this.#remember(establishedFlows(text)));
       this.#last = { at: now, value };
     }
     return this.#last.value;
+  }
+
+  /** Rather than every view failing: no connections seen, said once. */
+  #unreadable(error: unknown): string {
+    const why = error instanceof Error ? error.message : String(error);
+    if (this.problem === undefined) {
+      this.#log(
+        `labvirt agent: cannot read ${CONNTRACK_FILE} (${why}): connections straight to bridged guests are not seen (it needs root)`,
+      );
+    }
+    this.problem = why;
+    return '';
   }
 
   /** Notes first sightings; forgets flows that are gone (a port reused later is new). */

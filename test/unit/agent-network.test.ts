@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   ConntrackReader,
+  readConntrackTable,
   establishedFlows,
   flowsTo,
   type TcpFlow,
@@ -292,5 +293,25 @@ describe('connection tracking', () => {
     clock += 1_000;
     assert.deepEqual(await reader.connections('10.77.1.10', 3390), []);
     assert.equal(reads, 4);
+  });
+
+  it('reads a missing table as empty; any other failure once said, then no connections', async () => {
+    assert.equal(await readConntrackTable('/nonexistent/nf_conntrack'), '');
+    const lines: string[] = [];
+    let clock = 0;
+    const reader = new ConntrackReader({
+      read: () =>
+        Promise.reject(Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' })),
+      now: () => new Date(clock),
+      local: () => new Set(),
+      log: (line) => lines.push(line),
+      cacheMs: 0,
+    });
+    assert.deepEqual(await reader.connections('10.77.1.10', 3390), []);
+    clock += 10;
+    assert.deepEqual(await reader.connections('10.77.1.10', 3390), []);
+    assert.equal(lines.length, 1);
+    assert.match(lines[0] ?? '', /nf_conntrack.*EACCES.*needs root/);
+    assert.match(reader.problem ?? '', /EACCES/);
   });
 });
