@@ -3,7 +3,7 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Database } from './schema.js';
 import { LabvirtSqliteDialect, openSqliteFile } from './sqlite-dialect.js';
 
@@ -74,12 +74,17 @@ function parseInt8(value: string): number {
 }
 
 // Per pool rather than pg.types.setTypeParser, which would change every pg user in the process.
-const getTypeParser = ((oid: number, format?: 'text' | 'binary') =>
-  oid === INT8_OID && format !== 'binary'
-    ? parseInt8
-    : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser;
+function typeParsers(types: typeof pg.types): typeof pg.types.getTypeParser {
+  return ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID && format !== 'binary'
+      ? parseInt8
+      : types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser;
+}
 
 async function openPostgres(url: string): Promise<LabvirtDb> {
+  // Loaded only for PostgreSQL: the embedded default's start-up does not pay for it.
+  const { default: pg } = await import('pg');
+  const getTypeParser = typeParsers(pg.types);
   const pool = new pg.Pool({ connectionString: url, types: { getTypeParser } });
   // An idle client that loses its connection emits 'error' on the pool; the pool already
   // discards it and the next query reconnects, so this must not crash the process.
