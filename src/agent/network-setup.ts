@@ -310,6 +310,12 @@ export function planNetworkSetup(
         { file: paths.nftRuleset },
       ),
     );
+    notes.push(
+      phrase(
+        'bridged frames now pass the FORWARD chain: where its policy drops (Docker sets that), VMs on {bridge} lose their traffic unless it is accepted first, e.g. iptables -I FORWARD -i {bridge} -o {bridge} -j ACCEPT',
+        { bridge },
+      ),
+    );
   }
   notes.push(
     phrase(

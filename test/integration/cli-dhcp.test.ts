@@ -70,7 +70,7 @@ describe('labvirt lab set-pool and dhcp export over the API (SQLite)', () => {
     assert.equal(await ok('dhcp', 'export'), '');
     assert.equal(
       await ok('lab', 'set-pool', 'Sala A', '10.40.0.0/29'),
-      'Lab Sala A: address pool 10.40.0.1-10.40.0.6, given to its 2 terminals.\n',
+      'Lab Sala A: address pool 10.40.0.1-10.40.0.6; its 2 terminals have addresses from it.\n',
     );
     assert.match(await ok('lab', 'list'), /^Sala A +2 +- +10\.40\.0\.1-10\.40\.0\.6 /m);
     assert.match(await ok('lab', 'show', 'Sala A'), /^Address pool: +10\.40\.0\.1-10\.40\.0\.6$/m);

@@ -119,7 +119,7 @@ describe('labvirt host network-setup --apply', () => {
     assert.equal(result.code, 0, result.stderr);
     const lines = result.stdout.split('\n').filter((line) => line.startsWith('['));
     assert.equal(lines.length, 11, result.stdout);
-    for (const line of lines) assert.match(line, /^\[\d+\/11\] skipped, already so: /);
+    for (const line of lines) assert.match(line, /^\[\d+\/11\] skipped, already done: /);
     const conf = await readFile(join(dir, 'root/etc/qemu/bridge.conf'), 'utf8');
     assert.equal(conf, `allow ${bridge}\n`, 'the line is not added twice');
   });

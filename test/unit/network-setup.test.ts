@@ -60,7 +60,9 @@ describe('network set-up plan', () => {
       ...conntrackSteps,
     ]);
     assert.deepEqual(plan.warnings, []);
-    assert.equal(plan.notes.length, 3);
+    assert.equal(plan.notes.length, 4);
+    assert.match(plan.notes[2]?.msgid ?? '', /FORWARD chain/);
+    assert.deepEqual(plan.notes[2]?.params, { bridge: 'labvirt0' });
   });
 
   it('helper taps with uplink and address, no connection tracking', () => {

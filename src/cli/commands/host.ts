@@ -122,7 +122,7 @@ function networkSetupCommand(ctx: CliContext): Command {
     .option('--bridge <NAME>', tr.t('the bridge the VMs join'), 'labvirt0')
     .option(
       '--uplink <IFACE>',
-      tr.t('a network interface to add to the bridge (it moves the host’s address)'),
+      tr.t('a network interface to add to the bridge (the host’s address must move to the bridge)'),
     )
     .option('--address <CIDR>', tr.t('the host’s address on the bridge, e.g. 10.77.0.1/24'))
     .addOption(
@@ -181,7 +181,7 @@ function networkSetupCommand(ctx: CliContext): Command {
           `${
             outcome === 'done'
               ? tr.t('[{n}/{total}] done: {what} ({why})', params)
-              : tr.t('[{n}/{total}] skipped, already so: {what} ({why})', params)
+              : tr.t('[{n}/{total}] skipped, already done: {what} ({why})', params)
           }\n`,
         );
         if (note !== undefined) io.warn(say(note));

@@ -287,8 +287,8 @@ export function labCommand(ctx: CliContext): Command {
               changed.addressPool === null
                 ? tr.t('Lab {name} has no address pool now.', { name: changed.name })
                 : tr.tn(
-                    'Lab {name}: address pool {pool}, given to its one terminal.',
-                    'Lab {name}: address pool {pool}, given to its {n} terminals.',
+                    'Lab {name}: address pool {pool}; its one terminal has an address from it.',
+                    'Lab {name}: address pool {pool}; its {n} terminals have addresses from it.',
                     changed.terminals,
                     { name: changed.name, pool: changed.addressPool },
                   )
