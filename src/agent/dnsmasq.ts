@@ -2,13 +2,13 @@
 // entries the controller gives (static mode: an unknown MAC gets nothing), no DNS. Like
 // QEMU it outlives the agent (guests renew their leases meanwhile): a restarted agent
 // adopts it by its pidfile, checked against /proc/PID/cmdline.
-import { spawn } from 'node:child_process';
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { isIPv4 } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { LabvirtError } from '../domain/errors.js';
 import { parseMac } from '../qemu/cmdline/validate.js';
+import { spawnDetached, terminatePid } from '../system/detached-process.js';
 import { procProcessTable, sameArgv, type ProcessTable } from '../system/process-table.js';
 import type { DhcpHost } from './host-agent.js';
 import { bridgeExists, bridgeIpv4 } from './vm-network.js';
@@ -180,16 +180,8 @@ export class DnsmasqManager {
     return argv !== undefined && mine ? { pid, argv } : undefined;
   }
 
-  async #terminate(pid: number): Promise<void> {
-    this.#processes.signal(pid, 'SIGTERM');
-    const deadline = Date.now() + 5_000;
-    while ((await this.#processes.liveCmdline(pid)) !== undefined) {
-      if (Date.now() > deadline) {
-        this.#processes.signal(pid, 'SIGKILL');
-        return;
-      }
-      await sleep(50);
-    }
+  #terminate(pid: number): Promise<void> {
+    return terminatePid(this.#processes, pid);
   }
 
   /**
@@ -197,28 +189,19 @@ export class DnsmasqManager {
    * the agent's (or a test runner's) pipes open. Up once it has written its pidfile.
    */
   async #spawn(argv: readonly string[]): Promise<number> {
-    const [binary, ...args] = argv;
-    const log = await open(this.paths.log, 'a', 0o600);
     let failure: string | undefined;
-    let child;
-    try {
-      child = spawn(binary ?? this.#binary, args, {
-        detached: true,
-        stdio: ['ignore', log.fd, log.fd],
-        env: { ...process.env, LC_ALL: 'C' },
-      });
-      // Listened to at once: a missing binary's error comes on the next tick.
-      child.once('error', (error: NodeJS.ErrnoException) => {
-        failure =
-          error.code === 'ENOENT'
-            ? `${this.#binary} is not installed: install the Debian package dnsmasq-base`
-            : error.message;
-      });
-      child.once('exit', (code, signal) => (failure ??= `it exited (${code ?? signal})`));
-      child.unref();
-    } finally {
-      await log.close();
-    }
+    const child = await spawnDetached(argv, this.paths.log, {
+      env: { ...process.env, LC_ALL: 'C' },
+      watch: (spawned) => {
+        spawned.once('error', (error: NodeJS.ErrnoException) => {
+          failure =
+            error.code === 'ENOENT'
+              ? `${this.#binary} is not installed: install the Debian package dnsmasq-base`
+              : error.message;
+        });
+        spawned.once('exit', (code, signal) => (failure ??= `it exited (${code ?? signal})`));
+      },
+    });
     const deadline = Date.now() + this.#startTimeoutMs;
     while (failure === undefined && Date.now() < deadline) {
       const pid = Number.parseInt(await readFile(this.paths.pidfile, 'utf8').catch(() => ''), 10);

@@ -3,13 +3,13 @@
 // spawning one when none runs, and its control requests. The daemon is spawned detached,
 // its output to a log file, and unref'd: it outlives the agent (that is its point) and
 // holds none of the agent's pipes.
-import { spawn } from 'node:child_process';
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LabvirtError } from '../domain/errors.js';
 import { LineFramer } from '../qemu/qmp/line-framer.js';
+import { spawnDetached, terminatePid } from '../system/detached-process.js';
 import { procProcessTable, type ProcessTable } from '../system/process-table.js';
 import {
   decodeResponse,
@@ -171,15 +171,7 @@ export async function stopGatewayDaemon(
 ): Promise<void> {
   const pid = await gatewayDaemonPid(runDir, processes);
   if (pid === undefined) return;
-  processes.signal(pid, 'SIGTERM');
-  const deadline = Date.now() + 5_000;
-  while ((await processes.liveCmdline(pid)) !== undefined) {
-    if (Date.now() > deadline) {
-      processes.signal(pid, 'SIGKILL');
-      break;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await terminatePid(processes, pid, { pollMs: 20 });
 }
 
 /**
@@ -278,17 +270,7 @@ export class GatewayLink implements GatewayControl {
   async #spawn(): Promise<void> {
     const paths = gatewayDaemonPaths(this.runDir);
     await mkdir(this.runDir, { recursive: true, mode: 0o700 });
-    const log = await open(paths.log, 'a', 0o600);
-    try {
-      const child = spawn(process.execPath, [this.#daemon, this.runDir], {
-        detached: true,
-        cwd: '/', // holds no directory of the agent's (a mount, a test's temp dir) busy
-        stdio: ['ignore', log.fd, log.fd],
-      });
-      child.on('error', () => undefined); // seen as no answer on the socket
-      child.unref();
-    } finally {
-      await log.close();
-    }
+    // Errors of the spawn are seen as no answer on the socket.
+    await spawnDetached([process.execPath, this.#daemon, this.runDir], paths.log);
   }
 }
