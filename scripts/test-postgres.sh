@@ -42,6 +42,9 @@ DO \$\$ BEGIN
     CREATE ROLE $role LOGIN CREATEDB PASSWORD '$password';
   END IF;
 END \$\$;
+-- The tests drop their databases WITH (FORCE), which must also end an autovacuum worker
+-- that has just started on one (it runs as no role, so only pg_signal_backend may).
+GRANT pg_signal_backend TO $role;
 SQL
 
 echo "postgres://$role:$password@127.0.0.1:$port/postgres" >&3

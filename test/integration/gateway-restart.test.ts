@@ -147,7 +147,8 @@ describe('the gateway across agent restarts, on real QEMU', () => {
     await waitFor('the daemon gone', async () =>
       (await procProcessTable.liveCmdline(daemon)) === undefined ? true : undefined,
     );
-    assert.equal(await accepts(firstPort), false, 'the listener went with it');
+    // (Whether its port refuses now is not asserted: the agent may already have noticed
+    // the daemon's control socket close and brought the listener back.)
 
     // The next VM's start finds the daemon gone: a new one, every running VM's listener back.
     const second = await agent.startVm(vncSpec());
