@@ -4,6 +4,7 @@
 // tracking of bridged guests needs. Pure: `labvirt host network-setup` prints the plan or
 // applies it (network-setup-apply.ts); each step says how to tell it is already true.
 import { isIP } from 'node:net';
+import { ipv4Number } from '../domain/address-pool.js';
 import { LabvirtError, phrase, type Phrase } from '../domain/errors.js';
 import { parseIfname } from '../qemu/cmdline/validate.js';
 
@@ -122,8 +123,7 @@ export function parseBridgeAddress(value: string): string {
   if (family === 0 || match[1].includes('%')) throw invalid();
   if (prefix > (family === 4 ? 32 : 128) || (family === 4 && prefix < 1)) throw invalid();
   if (family === 4 && prefix <= 30) {
-    const value32 = match[1].split('.').reduce((v, octet) => v * 256 + Number(octet), 0);
-    const host = value32 % 2 ** (32 - prefix);
+    const host = (ipv4Number(match[1]) ?? 0) % 2 ** (32 - prefix);
     // The network's address or its broadcast address cannot be the host's.
     if (host === 0 || host === 2 ** (32 - prefix) - 1) throw invalid();
   }

@@ -1,6 +1,7 @@
 // The DHCP host entries of terminals' VMs, and the files DHCP servers read them from:
 // dnsmasq's --dhcp-hostsfile ('MAC,IP,NAME' a line) and ISC dhcpd's host declarations.
 // Pure: the names are made valid host names here, and unique.
+import { ipv4Number } from './address-pool.js';
 
 export interface DhcpHostInput {
   readonly lab: string;
@@ -65,8 +66,9 @@ export function dhcpHostEntries(inputs: readonly DhcpHostInput[]): DhcpHostEntry
   });
 }
 
+/** Entries come from pools, so their addresses are IPv4; anything else sorts first. */
 function ipOrder(ip: string): number {
-  return ip.split('.').reduce((value, octet) => value * 256 + Number(octet), 0);
+  return ipv4Number(ip) ?? -1;
 }
 
 /** dnsmasq's --dhcp-hostsfile: one 'MAC,IP,NAME' a line. */

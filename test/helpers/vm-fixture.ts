@@ -13,7 +13,9 @@ import { LocalAgent } from '../../src/agent/local-agent.js';
 import { buildApp, type ControllerDeps } from '../../src/controller/app.js';
 import { localSupervisor } from '../../src/agent/local-host.js';
 import type { VmView } from '../../src/controller/services/vms.js';
-import type { AdminPolicy } from '../../src/db/schema.js';
+import type { Kysely } from 'kysely';
+import type { NewProfile } from '../../src/db/index.js';
+import type { AdminPolicy, Database } from '../../src/db/schema.js';
 import { ImageStore, type SealedVersion } from '../../src/images/image-store.js';
 import type { RunDir } from '../../src/qemu/process/run-dir.js';
 import type { Supervisor } from '../../src/qemu/process/supervisor.js';
@@ -118,6 +120,59 @@ export async function vmFixture(
   return fixture;
 }
 
+/**
+ * The rows of a profile whose published version 1 is `version` (its id is the version's
+ * profile id): the nasm guest's settings unless `settings` says otherwise.
+ */
+export async function publishedProfile(
+  db: Kysely<Database>,
+  version: SealedVersion,
+  settings: Partial<Omit<NewProfile, 'id' | 'published_version_id'>> = {},
+): Promise<string> {
+  const id = version.ref.profileId;
+  const now = new Date().toISOString();
+  await db
+    .insertInto('profiles')
+    .values({
+      id,
+      name: `guest-${id.slice(0, 6)}`,
+      memory_mib: 32,
+      cpus: 1,
+      nic_model: 'virtio',
+      disk_bus: 'ide',
+      display: 'vnc',
+      guest_port: null,
+      cdrom: null,
+      admin_policy: 'shared',
+      created_at: now,
+      updated_at: now,
+      ...settings,
+      published_version_id: null,
+    })
+    .execute();
+  await db
+    .insertInto('versions')
+    .values({
+      id: version.ref.versionId,
+      profile_id: id,
+      number: 1,
+      parent_version_id: null,
+      file: version.file,
+      format: 'qcow2',
+      size_bytes: version.sizeBytes,
+      sha256: version.sha256,
+      created_by: null,
+      created_at: now,
+    })
+    .execute();
+  await db
+    .updateTable('profiles')
+    .set({ published_version_id: version.ref.versionId })
+    .where('id', '=', id)
+    .execute();
+  return id;
+}
+
 /** SIGKILLs every QEMU of the run directory (whatever a failed test left). */
 export async function killAll(runDir: RunDir): Promise<void> {
   for (const name of await runDir.names()) {
@@ -146,46 +201,10 @@ export async function guestProfile(
       format: 'raw',
     },
   );
-  const now = new Date().toISOString();
-  const db = f.database.db;
-  await db
-    .insertInto('profiles')
-    .values({
-      id,
-      name,
-      memory_mib: 32,
-      cpus: 1,
-      nic_model: 'virtio',
-      disk_bus: 'ide',
-      display: 'vnc',
-      guest_port: null,
-      cdrom: null,
-      admin_policy: options.policy ?? 'shared',
-      published_version_id: null,
-      created_at: now,
-      updated_at: now,
-    })
-    .execute();
-  await db
-    .insertInto('versions')
-    .values({
-      id: version.ref.versionId,
-      profile_id: id,
-      number: 1,
-      parent_version_id: null,
-      file: version.file,
-      format: 'qcow2',
-      size_bytes: version.sizeBytes,
-      sha256: version.sha256,
-      created_by: null,
-      created_at: now,
-    })
-    .execute();
-  await db
-    .updateTable('profiles')
-    .set({ published_version_id: version.ref.versionId })
-    .where('id', '=', id)
-    .execute();
+  await publishedProfile(f.database.db, version, {
+    name,
+    admin_policy: options.policy ?? 'shared',
+  });
   return { id, name, version };
 }
 

@@ -38,7 +38,7 @@ import {
   LINUX_GUEST_PORT,
 } from '../helpers/linux-guest.js';
 import { realSupervisor } from '../helpers/supervisor.js';
-import { killAll, liveQemus } from '../helpers/vm-fixture.js';
+import { killAll, liveQemus, publishedProfile } from '../helpers/vm-fixture.js';
 
 const BRIDGE_CONF = '/etc/qemu/bridge.conf';
 const NF_CALL_IPTABLES = '/proc/sys/net/bridge/bridge-nf-call-iptables';
@@ -485,48 +485,13 @@ describe(
 );
 
 /** The rows of a profile whose published version 1 is the Linux guest (RDP on its port). */
-async function linuxProfile(db: Kysely<Database>, version: SealedVersion): Promise<string> {
-  const id = version.ref.profileId;
-  const now = new Date().toISOString();
-  await db
-    .insertInto('profiles')
-    .values({
-      id,
-      name: `linux-${id.slice(0, 6)}`,
-      memory_mib: LINUX_GUEST_MEMORY_MIB,
-      cpus: 1,
-      nic_model: 'virtio',
-      disk_bus: 'ide',
-      display: 'rdp',
-      guest_port: LINUX_GUEST_PORT,
-      cdrom: null,
-      admin_policy: 'shared',
-      published_version_id: null,
-      created_at: now,
-      updated_at: now,
-    })
-    .execute();
-  await db
-    .insertInto('versions')
-    .values({
-      id: version.ref.versionId,
-      profile_id: id,
-      number: 1,
-      parent_version_id: null,
-      file: version.file,
-      format: 'qcow2',
-      size_bytes: version.sizeBytes,
-      sha256: version.sha256,
-      created_by: null,
-      created_at: now,
-    })
-    .execute();
-  await db
-    .updateTable('profiles')
-    .set({ published_version_id: version.ref.versionId })
-    .where('id', '=', id)
-    .execute();
-  return id;
+function linuxProfile(db: Kysely<Database>, version: SealedVersion): Promise<string> {
+  return publishedProfile(db, version, {
+    name: `linux-${version.ref.profileId.slice(0, 6)}`,
+    memory_mib: LINUX_GUEST_MEMORY_MIB,
+    display: 'rdp',
+    guest_port: LINUX_GUEST_PORT,
+  });
 }
 
 describe(
