@@ -22,6 +22,8 @@ packages=(
   syslinux-common
   mtools          # ...written without mounting anything
   dosfstools
+  chromium        # the web console's end-to-end tests drive it (playwright-core)
+  fonts-dejavu-core # ...with a font to draw the console's text
 )
 
 missing=()

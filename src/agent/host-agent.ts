@@ -1,6 +1,7 @@
 // What the controller asks of a host. The in-process agent (LocalAgent) and, later, remote
 // agents over HTTP implement the same interface, so the controller cannot tell them apart:
 // plain data in and out (JSON-ready), and VMs named by the controller.
+import type { Duplex } from 'node:stream';
 
 export interface HostReport {
   readonly name: string;
@@ -155,8 +156,25 @@ export interface StopRequest {
   readonly graceMs?: number;
 }
 
+/** What a host is using now: one sample, read by the agent. */
+export interface HostUsage {
+  /** When it was read (ISO 8601). */
+  readonly at: string;
+  /** Busy share of all CPUs since the previous sample, 0–100. */
+  readonly cpuPercent: number;
+  readonly memoryUsedMiB: number;
+  readonly memoryTotalMiB: number;
+  /** The file system holding the agent's images and run directory. */
+  readonly diskUsedMiB: number;
+  readonly diskTotalMiB: number;
+  /** VMs the agent runs now. */
+  readonly vms: number;
+}
+
 export interface HostAgent {
   report(): Promise<HostReport>;
+  /** What the host is using now (CPU since the previous call, memory, disk, VMs). */
+  usage(): Promise<HostUsage>;
   listVms(): Promise<AgentVm[]>;
   /** The VM, or undefined when it does not run here. */
   vm(name: string): Promise<AgentVm | undefined>;
@@ -169,6 +187,13 @@ export interface HostAgent {
    * `ttlSeconds` and for one connection; undefined for a display that has none (rdp).
    */
   ticket(name: string, ttlSeconds: number): Promise<string | undefined>;
+  /**
+   * A byte stream to the VM's VNC display (its RFB server), for the web console's bridge.
+   * The caller ends it; a ticketed display still asks for its password.
+   */
+  openDisplay(name: string): Promise<Duplex>;
+  /** Resets the VM like its reset button (QMP system_reset); its disks are kept as they are. */
+  resetVm(name: string): Promise<void>;
   /** What the VM wrote to its serial console (the end of it past maxBytes); undefined if none. */
   serialLog(name: string, maxBytes?: number): Promise<string | undefined>;
   /**

@@ -10,6 +10,8 @@
 // the agent: its close leaves them, its start keeps those of the VMs it re-adopts.
 import { EventEmitter } from 'node:events';
 import { open } from 'node:fs/promises';
+import { createConnection } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { cpus, hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { isLabvirtError, LabvirtError } from '../domain/errors.js';
@@ -34,6 +36,7 @@ import type {
   HostAgent,
   HostNetwork,
   HostReport,
+  HostUsage,
   StopRequest,
   VmEnded,
 } from './host-agent.js';
@@ -45,6 +48,7 @@ import { freeLoopbackPort } from './gateway.js';
 import { GatewayLink } from './gateway-client.js';
 import { staleListeners } from './gateway-protocol.js';
 import { readGatewayRecord, VmDisplay, writeGatewayRecord } from './vm-display.js';
+import { HostUsageReader } from './host-usage.js';
 
 /** The end of a serial log the agent hands out by default. */
 const SERIAL_MAX_BYTES = 256 * 1024;
@@ -116,6 +120,7 @@ function ended(exit: VmExit): VmEnded {
 export class LocalAgent implements HostAgent {
   #supervisor: Supervisor;
   #images: ImageStore | undefined;
+  #usage: HostUsageReader | undefined;
   #isoDir: string | undefined;
   #report: Promise<HostReport> | undefined;
   #gatewayBind: string;
@@ -206,6 +211,11 @@ export class LocalAgent implements HostAgent {
       network: this.#network.network,
     }))();
     return this.#report;
+  }
+
+  usage(): Promise<HostUsage> {
+    this.#usage ??= new HostUsageReader(this.#supervisor.runDir.root);
+    return this.#usage.read(this.#supervisor.names().length);
   }
 
   async listVms(): Promise<AgentVm[]> {
@@ -367,6 +377,21 @@ export class LocalAgent implements HostAgent {
   async ticket(name: string, ttlSeconds: number): Promise<string | undefined> {
     if (!this.#supervisor.names().includes(name)) throw new LabvirtError('VM_NOT_FOUND', { name });
     return this.#displays.get(name)?.ticket(ttlSeconds);
+  }
+
+  async openDisplay(name: string): Promise<Duplex> {
+    const vm = await this.vm(name);
+    if (vm === undefined) throw new LabvirtError('VM_NOT_FOUND', { name });
+    const socket = createConnection(vm.vncSocket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve).once('error', reject);
+    });
+    return socket;
+  }
+
+  async resetVm(name: string): Promise<void> {
+    if (!this.#supervisor.names().includes(name)) throw new LabvirtError('VM_NOT_FOUND', { name });
+    await this.#supervisor.qmp(name).execute('system_reset');
   }
 
   async serialLog(name: string, maxBytes = SERIAL_MAX_BYTES): Promise<string | undefined> {

@@ -33,6 +33,9 @@ import {
 import { problemOf, sendFrameworkProblem, sendProblem, toLabvirtError } from './problem.js';
 import { apiRoutes } from './routes/index.js';
 import { ProblemSchema } from './schemas.js';
+import { EventBus } from './events/event-bus.js';
+import { webConsole } from './web-console.js';
+import websocket from '@fastify/websocket';
 
 export const API_PREFIX = '/api/v1';
 import { VERSION } from './version.js';
@@ -59,6 +62,8 @@ export interface ControllerDeps {
   readonly terminalRateLimit?: TerminalRateLimit;
   /** How long a VM stop waits for the guest to power down before quit (default 30 s). */
   readonly vmStopGraceMs?: number;
+  /** The live events' bus (a test may pass its own to listen in). */
+  readonly events?: EventBus;
 }
 
 declare module 'fastify' {
@@ -69,6 +74,8 @@ declare module 'fastify' {
     terminalVms: TerminalVmService;
     /** The agents' DHCP host entries: the server pushes them once at start. */
     dhcp: DhcpHostsPusher;
+    /** What the web console hears live. */
+    events: EventBus;
   }
   interface FastifyRequest {
     /** The caller's language: their saved choice, else Accept-Language, else English. */
@@ -124,10 +131,12 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
       () => void dhcp.push(),
     ),
     dhcp,
+    events: deps.events ?? new EventBus(),
   };
   app.decorate('vms', vms);
   app.decorate('terminalVms', ctx.terminalVms);
   app.decorate('dhcp', dhcp);
+  app.decorate('events', ctx.events);
   app.addHook('onClose', async () => {
     await ctx.terminalVms.close();
     vms.close();
@@ -168,6 +177,8 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
   // a CORS preflight) is refused as an unsupported media type, not parsed into a string.
   app.removeContentTypeParser('text/plain');
   await app.register(cookie);
+  // The web console's VM console is a WebSocket (routes/console.ts); payloads are RFB frames.
+  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   await app.register(authPlugin, { db: ctx.db, now: ctx.now });
   app.addSchema(ProblemSchema);
   await app.register(swagger, {
@@ -211,5 +222,6 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
       terminalConfigRoutes(terminal, ctx, deps.terminalRateLimit ?? DEFAULT_TERMINAL_RATE_LIMIT),
     { prefix: '/terminal/v1' },
   );
+  await app.register(webConsole);
   return app;
 }

@@ -12,6 +12,7 @@ import type { VmService } from './services/vms.js';
 import type { AdminSessionService } from './services/admin-sessions.js';
 import type { TerminalVmService } from './services/terminal-vms.js';
 import type { DhcpHostsPusher } from './services/dhcp-hosts.js';
+import type { EventBus } from './events/event-bus.js';
 
 export interface RouteContext {
   readonly db: Kysely<Database>;
@@ -32,6 +33,8 @@ export interface RouteContext {
   readonly terminalVms: TerminalVmService;
   /** Gives the agents the DHCP host entries; call (and await) after changing addresses. */
   readonly dhcp: DhcpHostsPusher;
+  /** What the web console hears live (GET /events). */
+  readonly events: EventBus;
 }
 
 export function actorOf(request: FastifyRequest): Actor {

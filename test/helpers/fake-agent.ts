@@ -24,6 +24,19 @@ export function fakeAgent(
     },
     stopVm: async (name) => ({ name, state: 'stopped', reason: undefined, stopMethod: undefined }),
     ticket: async () => undefined,
+    usage: async () => ({
+      at: new Date(0).toISOString(),
+      cpuPercent: 0,
+      memoryUsedMiB: 0,
+      memoryTotalMiB: fakeReport.memoryMiB,
+      diskUsedMiB: 0,
+      diskTotalMiB: 0,
+      vms: vms.length,
+    }),
+    openDisplay: async () => {
+      throw new Error('the fake agent has no display');
+    },
+    resetVm: async () => undefined,
     serialLog: async () => undefined,
     setDhcpHosts: async () => undefined,
     onVmEnded: () => () => undefined,

@@ -13,6 +13,9 @@ import { userRoutes } from './users.js';
 import { vmRoutes } from './vms.js';
 import { adminSessionRoutes } from './admin-sessions.js';
 import { dhcpRoutes } from './dhcp.js';
+import { eventRoutes } from './events.js';
+import { consoleRoutes } from './console.js';
+import { i18nRoutes } from './i18n.js';
 
 /** Every route of /api/v1. */
 export async function apiRoutes(api: FastifyInstance, ctx: RouteContext): Promise<void> {
@@ -29,4 +32,7 @@ export async function apiRoutes(api: FastifyInstance, ctx: RouteContext): Promis
   vmRoutes(api, ctx); // before admin sessions: they answer with the Vm schema
   adminSessionRoutes(api, ctx);
   auditRoutes(api, ctx);
+  eventRoutes(api, ctx);
+  consoleRoutes(api, ctx);
+  i18nRoutes(api, ctx);
 }
