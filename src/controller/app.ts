@@ -64,6 +64,8 @@ export interface ControllerDeps {
   readonly vmStopGraceMs?: number;
   /** The live events' bus (a test may pass its own to listen in). */
   readonly events?: EventBus;
+  /** The built web console's directory (default dist/web, beside the server's code). */
+  readonly webRoot?: string;
 }
 
 declare module 'fastify' {
@@ -222,6 +224,6 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
       terminalConfigRoutes(terminal, ctx, deps.terminalRateLimit ?? DEFAULT_TERMINAL_RATE_LIMIT),
     { prefix: '/terminal/v1' },
   );
-  await app.register(webConsole);
+  await app.register(webConsole, { root: deps.webRoot });
   return app;
 }

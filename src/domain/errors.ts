@@ -304,6 +304,10 @@ const catalogue = {
 
   // Things that are not there
   ROUTE_NOT_FOUND: { status: 404, message: 'no such API route: {method} {url}' },
+  WEB_CONSOLE_NOT_BUILT: {
+    status: 503,
+    message: 'the web console is not built into this installation (npm run build:web)',
+  },
   LAB_NOT_FOUND: { status: 404, message: 'no lab "{lab}"' },
   TERMINAL_NOT_FOUND: { status: 404, message: 'no terminal "{terminal}"' },
   USER_NOT_FOUND: { status: 404, message: 'no user "{user}"' },

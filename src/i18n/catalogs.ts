@@ -13,6 +13,8 @@ export interface Catalog {
   readonly locale: string;
   readonly nplurals: number;
   readonly plural: PluralRule;
+  /** The Plural-Forms header as written (the web console evaluates it itself). */
+  readonly pluralForms?: string;
   /** Translated forms by messageKey(); only entries usable as translations are kept. */
   readonly messages: ReadonlyMap<string, readonly string[]>;
 }
@@ -43,7 +45,8 @@ export function parseCatalog(locale: string, source: string | Buffer): Catalog {
       messages.set(messageKey(context, entry.msgid), forms);
     }
   }
-  return { locale, nplurals, plural, messages };
+  const pluralForms = headers['plural-forms'];
+  return { locale, nplurals, plural, messages, ...(pluralForms ? { pluralForms } : {}) };
 }
 
 /** "pt_BR" → "pt-BR", "ES" → "es": the file-name convention to a BCP 47 tag. */
