@@ -1,5 +1,6 @@
-// Builds po/labvirt.pot from the source and the error catalogue, then merges it into every
-// po/*.po (creating es.po when missing). Run after adding or changing a user-facing string:
+// Builds po/labvirt.pot from the source (the server's src/ and the web console's web/src/)
+// and the error catalogue, then merges it into every po/*.po (creating es.po when missing).
+// Run after adding or changing a user-facing string:
 //   npm run build && node dist/scripts/extract-messages.js
 // then translate the entries left empty or fuzzy in po/*.po.
 import { execFileSync } from 'node:child_process';
@@ -18,7 +19,7 @@ export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 // and types need not match the project's compiler: ask that copy, and read nodes by shape.
 interface ExtractorTs {
   SyntaxKind: Record<'CallExpression' | 'Identifier' | 'PropertyAccessExpression', number>;
-  ScriptKind: { TS: number };
+  ScriptKind: { TS: number; TSX: number };
 }
 const ts = createRequire(createRequire(import.meta.url).resolve('gettext-extractor'))(
   'typescript',
@@ -83,12 +84,14 @@ function markerCallExtractor(): ExtractorFunction {
   };
 }
 
+/** Every .ts and .tsx under directory (none when it is missing: a checkout without web/). */
 function sourceFiles(directory: string): string[] {
+  if (!existsSync(directory)) return [];
   return readdirSync(directory, { withFileTypes: true })
     .flatMap((entry) => {
       const path = join(directory, entry.name);
       if (entry.isDirectory()) return sourceFiles(path);
-      return entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') ? [path] : [];
+      return /\.tsx?$/.test(entry.name) && !entry.name.endsWith('.d.ts') ? [path] : [];
     })
     .sort();
 }
@@ -120,9 +123,12 @@ export const potHeaders = {
 export function buildTemplate(root: string = repoRoot): GetTextTranslations {
   const extractor = new GettextExtractor();
   const parser = extractor.createJsParser([markerCallExtractor()]);
-  for (const file of sourceFiles(join(root, 'src'))) {
+  // The web console marks its strings with the same names (t, tn, tc, N_), so one
+  // catalogue serves both, and the API's and the console's words agree.
+  for (const file of [...sourceFiles(join(root, 'src')), ...sourceFiles(join(root, 'web/src'))]) {
     const name = relative(root, file).split('\\').join('/');
-    parser.parseString(readFileSync(file, 'utf8'), name, { scriptKind: ts.ScriptKind.TS });
+    const scriptKind = file.endsWith('.tsx') ? ts.ScriptKind.TSX : ts.ScriptKind.TS;
+    parser.parseString(readFileSync(file, 'utf8'), name, { scriptKind });
   }
   const lines = errorCodeLines(root);
   for (const code of errorCodes) {

@@ -99,4 +99,38 @@ describe('message catalogues', () => {
       rmSync(root, { recursive: true, force: true });
     }
   });
+
+  it("extracts the web console's strings from web/src, .tsx with JSX included", () => {
+    const root = mkdtempSync(join(tmpdir(), 'labvirt-extract-'));
+    try {
+      mkdirSync(join(root, 'src'));
+      mkdirSync(join(root, 'web/src/pages'), { recursive: true });
+      writeFileSync(join(root, 'src', 'server.ts'), "tr.t('Labs');\n");
+      const page = [
+        'export function Labs({ n }: { n: number }) {',
+        '  const { t, tn, tc } = useI18n();',
+        '  return (',
+        '    <Page title={t("Labs")}>',
+        "      <Button aria-label={t('Start lab {name}', { name })}>{tc('verb', 'Start')}</Button>",
+        "      <p>{tn('one VM', '{count} VMs', n, { count: n })}</p>",
+        '    </Page>',
+        '  );',
+        '}',
+      ].join('\n');
+      writeFileSync(join(root, 'web/src/pages', 'labs.tsx'), page);
+      writeFileSync(join(root, 'web/src', 'nav.ts'), "export const items = [N_('Hosts')];\n");
+      const table = buildTemplate(root).translations;
+      // One entry for a string both sides use, with both references.
+      assert.equal(
+        table['']?.['Labs']?.comments?.reference,
+        'src/server.ts:1\nweb/src/pages/labs.tsx:4',
+      );
+      assert.equal(table['']?.['Start lab {name}']?.comments?.flag, 'python-brace-format');
+      assert.equal(table['verb']?.['Start']?.msgctxt, 'verb');
+      assert.equal(table['']?.['one VM']?.msgid_plural, '{count} VMs');
+      assert.equal(table['']?.['Hosts']?.comments?.reference, 'web/src/nav.ts:1');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
 });
