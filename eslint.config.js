@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-*/', 'node_modules/', 'data/', 'coverage/'] },
+  { ignores: ['dist/', 'dist-*/', 'node_modules/', 'data/', 'coverage/', 'artifacts/'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {
