@@ -17,6 +17,7 @@ import type { ImageStore } from '../images/image-store.js';
 import { negotiateLocale, translator, type Translator } from '../i18n/translator.js';
 import { authPlugin } from './auth/plugin.js';
 import { LoginLimiter } from './auth/login-limiter.js';
+import { SignInLinks } from './auth/sign-in-links.js';
 import { rule } from './auth/rules.js';
 import type { RouteContext } from './context.js';
 import { JobRegistry } from './services/jobs.js';
@@ -53,6 +54,8 @@ export interface ControllerDeps {
   readonly logger?: FastifyServerOptions['logger'];
   readonly https?: { readonly key: Buffer; readonly cert: Buffer };
   readonly loginLimiter?: LoginLimiter;
+  /** The one-time sign-in links POST /auth/link accepts (the demo makes one); none by default. */
+  readonly signInLinks?: SignInLinks;
   /** The image store; without it, the routes of profiles' images answer IMAGE_STORE_NOT_CONFIGURED. */
   readonly images?: ImageStore;
   /** The ISO library directory (CD-ROM images of profiles). */
@@ -116,6 +119,7 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
     agents: deps.agents ?? [],
     secureCookies: deps.secureCookies ?? deps.https !== undefined,
     loginLimiter: deps.loginLimiter ?? new LoginLimiter(),
+    signInLinks: deps.signInLinks ?? new SignInLinks(deps.now ? { now: deps.now } : {}),
     images: deps.images,
     isoDir: deps.isoDir,
     jobs:

@@ -6,6 +6,7 @@ import type { Database } from '../db/schema.js';
 import type { Actor } from './services/audit.js';
 import type { HostAgent } from '../agent/host-agent.js';
 import type { LoginLimiter } from './auth/login-limiter.js';
+import type { SignInLinks } from './auth/sign-in-links.js';
 import type { ImageStore } from '../images/image-store.js';
 import type { JobRegistry } from './services/jobs.js';
 import type { VmService } from './services/vms.js';
@@ -20,6 +21,8 @@ export interface RouteContext {
   readonly agents: readonly HostAgent[];
   readonly secureCookies: boolean;
   readonly loginLimiter: LoginLimiter;
+  /** One-time sign-in links (POST /auth/link), made by `labvirt server --demo`. */
+  readonly signInLinks: SignInLinks;
   /** The profiles' golden images; undefined when the server has none (routes say so). */
   readonly images: ImageStore | undefined;
   /** The ISO library: CD-ROM images profiles may name (file names only). */

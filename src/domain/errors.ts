@@ -274,6 +274,10 @@ const catalogue = {
   // Authentication and authorization
   AUTH_REQUIRED: { status: 401, message: 'authentication required: log in or send an API token' },
   LOGIN_FAILED: { status: 401, message: 'wrong user name or password' },
+  SIGN_IN_LINK_INVALID: {
+    status: 401,
+    message: 'this sign-in link is not valid: it is unknown, already used or expired',
+  },
   LOGIN_RATE_LIMITED: {
     status: 429,
     message: 'too many failed logins; try again in {seconds} seconds',

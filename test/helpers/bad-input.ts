@@ -167,6 +167,8 @@ export const validFields: Readonly<Record<string, unknown>> = {
   subnets: [],
   // A lab's address pool: none (a valid value that sets nothing up).
   pool: null,
+  // A sign-in link's token (POST /auth/link): any string is well-formed.
+  token: 'some-link-token',
 };
 
 /** The smallest valid object for a schema: its required fields, from validFields. */

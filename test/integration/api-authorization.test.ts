@@ -30,6 +30,8 @@ function expectedPublic(route: RegisteredRoute): boolean {
   return [
     'POST /api/v1/auth/login',
     'POST /api/v1/auth/tokens',
+    // A one-time sign-in link (labvirt server --demo): the token is the credential.
+    'POST /api/v1/auth/link',
     'GET /api/v1/health',
     'HEAD /api/v1/health',
     // The terminal endpoint: a terminal has no login; it learns only its own settings.
@@ -48,9 +50,11 @@ const reviewedRules: Readonly<Record<string, 'public' | 'viewer' | 'operator' | 
   {
     'POST /api/v1/auth/login': 'public',
     'POST /api/v1/auth/tokens': 'public',
+    'POST /api/v1/auth/link': 'public',
     'GET /api/v1/health': 'public',
     'POST /api/v1/auth/logout': 'viewer',
     'GET /api/v1/auth/me': 'viewer',
+    'GET /api/v1/auth/session': 'viewer',
     'PATCH /api/v1/auth/me': 'viewer',
     'GET /api/v1/auth/tokens': 'viewer',
     'DELETE /api/v1/auth/tokens/:token': 'viewer',

@@ -1,7 +1,7 @@
 // Logging in and out (web sessions), API tokens for the CLI and scripts, and "me".
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LabvirtError } from '../../domain/errors.js';
 import { SESSION_COOKIE, SESSION_LIFETIME_MS } from '../auth/principal.js';
 import { rule } from '../auth/rules.js';
@@ -14,6 +14,13 @@ import { showUser, updateUser } from '../services/users.js';
 import { principalOf } from '../auth/principal.js';
 
 const Credentials = { username: Username, password: Password };
+
+/** What a login answers (with the session cookie): also the answer to a sign-in link. */
+const LoginAnswer = Type.Object({
+  user: Type.Ref('User'),
+  csrfToken: Type.String(),
+  expiresAt: Type.String(),
+});
 
 /** The user who just proved who they are, as the actor of what the login creates. */
 function actorFor(request: FastifyRequest, user: User): Actor {
@@ -46,35 +53,84 @@ export function authRoutes(app: FastifyInstance, ctx: RouteContext): void {
     return user;
   }
 
+  /** Opens a web session for a user who proved who they are: the cookie, and the login's answer. */
+  async function signIn(request: FastifyRequest, reply: FastifyReply, user: User) {
+    const session = await openSession(ctx.db, actorFor(request, user), user, ctx.now());
+    reply.setCookie(SESSION_COOKIE, session.secret, {
+      httpOnly: true,
+      sameSite: 'strict',
+      secure: ctx.secureCookies,
+      path: '/',
+      maxAge: SESSION_LIFETIME_MS / 1000,
+    });
+    return {
+      user: await showUser(ctx.db, user.id),
+      csrfToken: session.csrfToken,
+      expiresAt: session.expiresAt.toISOString(),
+    };
+  }
+
   r.post('/auth/login', {
     config: { auth: rule.public },
     schema: {
       tags,
       summary: 'Log in: sets the session cookie and returns the CSRF token to send with changes',
       body: Strict(Credentials),
-      response: {
-        200: Type.Object({
-          user: Type.Ref('User'),
-          csrfToken: Type.String(),
-          expiresAt: Type.String(),
-        }),
-        ...errors(400, 401, 429),
-      },
+      response: { 200: LoginAnswer, ...errors(400, 401, 429) },
     },
     handler: async (request, reply) => {
       const user = await login(request, request.body.username, request.body.password);
-      const session = await openSession(ctx.db, actorFor(request, user), user, ctx.now());
-      reply.setCookie(SESSION_COOKIE, session.secret, {
-        httpOnly: true,
-        sameSite: 'strict',
-        secure: ctx.secureCookies,
-        path: '/',
-        maxAge: SESSION_LIFETIME_MS / 1000,
-      });
+      return signIn(request, reply, user);
+    },
+  });
+
+  r.post('/auth/link', {
+    config: { auth: rule.public },
+    schema: {
+      tags,
+      summary:
+        'Log in with a one-time sign-in link’s token (labvirt server --demo prints one): as /auth/login',
+      body: Strict({ token: Type.String({ minLength: 1, maxLength: 256 }) }),
+      response: { 200: LoginAnswer, ...errors(400, 401, 429) },
+    },
+    handler: async (request, reply) => {
+      // Failures count per source address, as wrong passwords do (the token names no user).
+      const key = `sign-in link from ${request.ip}`;
+      const wait = ctx.loginLimiter.retryAfter(request.ip, key);
+      if (wait > 0) throw new LabvirtError('LOGIN_RATE_LIMITED', { seconds: wait });
+      const userId = ctx.signInLinks.take(request.body.token);
+      const user =
+        userId === undefined
+          ? undefined
+          : await ctx.db
+              .selectFrom('users')
+              .selectAll()
+              .where('id', '=', userId)
+              .executeTakeFirst();
+      if (user === undefined || user.disabled !== 0) {
+        ctx.loginLimiter.fail(request.ip, key);
+        throw new LabvirtError('SIGN_IN_LINK_INVALID');
+      }
+      return signIn(request, reply, user);
+    },
+  });
+
+  r.get('/auth/session', {
+    config: { auth: rule.viewer },
+    schema: {
+      tags,
+      summary:
+        'Who I am and the CSRF token of my session (null with an API token): the web console starts here',
+      response: {
+        200: Type.Object({ user: Type.Ref('User'), csrfToken: Nullable(Type.String()) }),
+        ...errors(401),
+      },
+    },
+    handler: async (request) => {
+      const principal = principalOf(request);
       return {
-        user: await showUser(ctx.db, user.id),
-        csrfToken: session.csrfToken,
-        expiresAt: session.expiresAt.toISOString(),
+        user: await showUser(ctx.db, principal.userId),
+        csrfToken: principal.via === 'session' ? (principal.csrfToken ?? null) : null,
       };
     },
   });
