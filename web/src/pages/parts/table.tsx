@@ -1,0 +1,55 @@
+// A compact semantic table with PatternFly's table classes (@patternfly/react-table is not
+// a dependency): a caption-less <table> named by aria-label, headers as <th scope="col">.
+import type { ReactNode } from 'react';
+import '@patternfly/react-styles/css/components/Table/table.css';
+
+interface TableProps {
+  /** The table's accessible name. */
+  label: string;
+  /** Column headers, already translated; an empty string for an actions column. */
+  columns: readonly string[];
+  children: ReactNode;
+}
+
+export function Table({ label, columns, children }: TableProps) {
+  return (
+    <div style={{ overflowX: 'auto' }}>
+      <table className="pf-v6-c-table pf-m-compact" aria-label={label}>
+        <thead className="pf-v6-c-table__thead">
+          <tr className="pf-v6-c-table__tr">
+            {columns.map((column, index) => (
+              <th key={index} className="pf-v6-c-table__th" scope="col">
+                {column === '' ? <span className="pf-v6-screen-reader">{'\u00a0'}</span> : column}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody className="pf-v6-c-table__tbody">{children}</tbody>
+      </table>
+    </div>
+  );
+}
+
+export function Row({ children }: { children: ReactNode }) {
+  return <tr className="pf-v6-c-table__tr">{children}</tr>;
+}
+
+/** A data cell; `header` makes it the row's header (e.g. the name column). */
+export function Cell({
+  children,
+  header = false,
+  actions = false,
+}: {
+  children?: ReactNode;
+  header?: boolean;
+  actions?: boolean;
+}) {
+  const className = `pf-v6-c-table__td${actions ? ' pf-v6-c-table__action' : ''}`;
+  return header ? (
+    <th className={className} scope="row">
+      {children}
+    </th>
+  ) : (
+    <td className={className}>{children}</td>
+  );
+}

@@ -1,0 +1,81 @@
+// A table of VMs: name, state, kind, profile, host, terminal, connections, actions.
+import { useI18n } from '../../i18n';
+import { Link } from '../../router';
+import type { Terminal, Vm } from '../../types';
+import { ConnectionsSummary } from './connections';
+import { KindLabel, VmStateLabel } from './states';
+import { Cell, Row, Table } from './table';
+import { VmActions, vmPath } from './vm-actions';
+
+interface Props {
+  vms: readonly Vm[];
+  label: string;
+  /** To name a VM's terminal and lab (else its MAC is shown). */
+  terminals: readonly Terminal[] | undefined;
+}
+
+export function VmTable({ vms, label, terminals }: Props) {
+  const { t, formatDate } = useI18n();
+  const terminalOf = (mac: string) => terminals?.find((terminal) => terminal.mac === mac);
+  return (
+    <Table
+      label={label}
+      columns={[
+        t('Name'),
+        t('State'),
+        t('Kind'),
+        t('Profile'),
+        t('Host'),
+        t('Terminal'),
+        t('Connections'),
+        t('Started'),
+        '',
+      ]}
+    >
+      {vms.map((vm) => {
+        const terminal = vm.terminal === null ? undefined : terminalOf(vm.terminal);
+        return (
+          <Row key={vm.id}>
+            <Cell header>
+              <Link to={vmPath(vm)}>{vm.name}</Link>
+            </Cell>
+            <Cell>
+              <VmStateLabel state={vm.state} />
+            </Cell>
+            <Cell>
+              <KindLabel kind={vm.kind} />
+            </Cell>
+            <Cell>
+              {vm.profileId !== null ? (
+                <Link to={`/profiles/${encodeURIComponent(vm.profileId)}`}>{vm.profile ?? ''}</Link>
+              ) : (
+                '—'
+              )}
+            </Cell>
+            <Cell>
+              {vm.host !== null ? (
+                <Link to={`/hosts/${encodeURIComponent(vm.host)}`}>{vm.host}</Link>
+              ) : (
+                '—'
+              )}
+            </Cell>
+            <Cell>
+              {terminal !== undefined
+                ? terminal.lab !== null
+                  ? t('{terminal} in {lab}', { terminal: terminal.name, lab: terminal.lab })
+                  : terminal.name
+                : (vm.terminal ?? '—')}
+            </Cell>
+            <Cell>
+              <ConnectionsSummary vm={vm} />
+            </Cell>
+            <Cell>{formatDate(vm.createdAt)}</Cell>
+            <Cell actions>
+              <VmActions vm={vm} />
+            </Cell>
+          </Row>
+        );
+      })}
+    </Table>
+  );
+}
