@@ -19,8 +19,8 @@ interface Props {
   height?: number;
 }
 
-const WIDTH = 600;
-const PAD = { left: 48, right: 8, top: 8, bottom: 22 };
+const WIDTH = 360;
+const PAD = { left: 40, right: 4, top: 8, bottom: 22 };
 
 /** The polyline's points for `values` in a plot of `width` × `height`; pure, for tests. */
 export function plotPoints(
@@ -40,8 +40,10 @@ export function plotPoints(
     .join(' ');
 }
 
-export function LineChart({ title, points, max, format, height = 160 }: Props) {
-  const { t, formatDate } = useI18n();
+export function LineChart({ title, points, max, format, height = 140 }: Props) {
+  const { t, locale } = useI18n();
+  const time = new Intl.DateTimeFormat(locale, { timeStyle: 'short' });
+  const formatDate = (iso: string) => time.format(new Date(iso));
   const id = useId();
   const plotW = WIDTH - PAD.left - PAD.right;
   const plotH = height - PAD.top - PAD.bottom;
@@ -66,7 +68,7 @@ export function LineChart({ title, points, max, format, height = 160 }: Props) {
         aria-labelledby={`${id}-title ${id}-desc`}
         viewBox={`0 0 ${WIDTH} ${height}`}
         width="100%"
-        style={{ maxHeight: `${height * 1.5}px`, display: 'block' }}
+        style={{ display: 'block' }}
       >
         <title id={`${id}-title`}>{title}</title>
         <desc id={`${id}-desc`}>{summary}</desc>

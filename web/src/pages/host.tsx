@@ -145,6 +145,7 @@ export function HostPage() {
                       vms={mine}
                       label={t('VMs on {host}', { host: name })}
                       terminals={terminals.data}
+                      hostColumn={false}
                     />
                   )}
                 </CardBody>

@@ -65,7 +65,7 @@ export function HostsPage() {
                 <Cell header>
                   <Link to={hostPath(host)}>{host.name}</Link>
                 </Cell>
-                <Cell>
+                <Cell wrap>
                   <HostStateLabel state={host.state} />
                   {host.stateReason !== null && host.state !== 'online' && (
                     <div>{host.stateReason}</div>

@@ -126,7 +126,7 @@ export function ProfilesPage() {
               >
                 {list.map((profile) => (
                   <Row key={profile.id}>
-                    <Cell header>
+                    <Cell header wrap>
                       <Link to={profilePath(profile)}>{profile.name}</Link>
                       {profile.description !== '' && (
                         <div style={{ fontWeight: 'normal' }}>{profile.description}</div>

@@ -11,12 +11,12 @@ import { Empty, Loading } from '../common/empty';
 import { ConfirmButton } from './confirm';
 import { useReloadOnJobEnd } from './jobs-panel';
 import { Cell, Row, Table } from './table';
-import { useGiB } from './usage';
+import { useBytes } from './usage';
 
 export function VersionHistory({ profile }: { profile: Profile }) {
   const { t, formatDate } = useI18n();
   const { can } = useSession();
-  const gib = useGiB();
+  const size = useBytes();
   const base = `/profiles/${encodeURIComponent(profile.id)}`;
   const versions = useResource<Version[]>(`${base}/versions`, ['profiles']);
   useReloadOnJobEnd(versions.reload, profile.id);
@@ -41,6 +41,7 @@ export function VersionHistory({ profile }: { profile: Profile }) {
       ) : (
         <Table
           label={t('Versions of {profile}', { profile: profile.name })}
+          grow={1}
           columns={[
             t('Version'),
             t('Note'),
@@ -61,10 +62,10 @@ export function VersionHistory({ profile }: { profile: Profile }) {
                   </Label>
                 )}
               </Cell>
-              <Cell>{version.note !== '' ? version.note : '—'}</Cell>
+              <Cell wrap>{version.note !== '' ? version.note : '—'}</Cell>
               <Cell>{formatDate(version.createdAt)}</Cell>
               <Cell>{version.createdBy ?? '—'}</Cell>
-              <Cell>{gib(version.sizeBytes / 1024 / 1024)}</Cell>
+              <Cell>{size(version.sizeBytes)}</Cell>
               <Cell>{String(version.chainDepth)}</Cell>
               <Cell actions>
                 {can('admin') && !version.published && (

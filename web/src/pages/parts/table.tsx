@@ -9,16 +9,22 @@ interface TableProps {
   /** Column headers, already translated; an empty string for an actions column. */
   columns: readonly string[];
   children: ReactNode;
+  /** The column that takes the spare width (the others fit their content); 0 by default. */
+  grow?: number;
 }
 
-export function Table({ label, columns, children }: TableProps) {
+export function Table({ label, columns, children, grow = 0 }: TableProps) {
   return (
     <div style={{ overflowX: 'auto' }}>
       <table className="pf-v6-c-table pf-m-compact" aria-label={label}>
         <thead className="pf-v6-c-table__thead">
           <tr className="pf-v6-c-table__tr">
             {columns.map((column, index) => (
-              <th key={index} className="pf-v6-c-table__th" scope="col">
+              <th
+                key={index}
+                className={`pf-v6-c-table__th${index !== grow ? ' pf-m-fit-content' : ''}`}
+                scope="col"
+              >
                 {column === '' ? <span className="pf-v6-screen-reader">{'\u00a0'}</span> : column}
               </th>
             ))}
@@ -34,17 +40,22 @@ export function Row({ children }: { children: ReactNode }) {
   return <tr className="pf-v6-c-table__tr">{children}</tr>;
 }
 
-/** A data cell; `header` makes it the row's header (e.g. the name column). */
+/**
+ * A data cell; `header` makes it the row's header (e.g. the name column). Cells keep to one
+ * line unless `wrap` (free text such as notes and descriptions).
+ */
 export function Cell({
   children,
   header = false,
   actions = false,
+  wrap = false,
 }: {
   children?: ReactNode;
   header?: boolean;
   actions?: boolean;
+  wrap?: boolean;
 }) {
-  const className = `pf-v6-c-table__td${actions ? ' pf-v6-c-table__action' : ''}`;
+  const className = `pf-v6-c-table__td${actions ? ' pf-v6-c-table__action' : ''}${wrap ? ' pf-m-wrap' : ' pf-m-nowrap'}`;
   return header ? (
     <th className={className} scope="row">
       {children}

@@ -13,6 +13,19 @@ export function useGiB() {
   return (mib: number) => t('{amount} GiB', { amount: formatNumber(Math.round(mib / 102.4) / 10) });
 }
 
+/** A size in bytes as text in the largest unit that keeps it at or above 1. */
+export function useBytes() {
+  const { t, formatNumber } = useI18n();
+  return (bytes: number) => {
+    const amount = (value: number) =>
+      formatNumber(value, { maximumFractionDigits: value < 10 ? 1 : 0 });
+    if (bytes >= 1024 ** 3) return t('{amount} GiB', { amount: amount(bytes / 1024 ** 3) });
+    if (bytes >= 1024 ** 2) return t('{amount} MiB', { amount: amount(bytes / 1024 ** 2) });
+    if (bytes >= 1024) return t('{amount} KiB', { amount: amount(bytes / 1024) });
+    return t('{amount} bytes', { amount: formatNumber(bytes) });
+  };
+}
+
 function variantOf(value: number): 'danger' | 'warning' | undefined {
   return value >= 90 ? 'danger' : value >= 75 ? 'warning' : undefined;
 }
@@ -21,7 +34,7 @@ function Bar({ title, value, text }: { title: string; value: number; text: strin
   const variant = variantOf(value);
   return (
     <Progress
-      title={title}
+      aria-label={title}
       value={value}
       label={text}
       valueText={text}

@@ -12,10 +12,26 @@ interface Props {
   label: string;
   /** To name a VM's terminal and lab (else its MAC is shown). */
   terminals: readonly Terminal[] | undefined;
+  /** Without the host column (a host's own page). */
+  hostColumn?: boolean;
 }
 
-export function VmTable({ vms, label, terminals }: Props) {
-  const { t, formatDate } = useI18n();
+/** A time as short text: only the time of day when it is today. */
+export function useShortDate(): (iso: string) => string {
+  const { locale } = useI18n();
+  return (iso) => {
+    const date = new Date(iso);
+    const today = date.toDateString() === new Date().toDateString();
+    return new Intl.DateTimeFormat(
+      locale,
+      today ? { timeStyle: 'short' } : { dateStyle: 'short', timeStyle: 'short' },
+    ).format(date);
+  };
+}
+
+export function VmTable({ vms, label, terminals, hostColumn = true }: Props) {
+  const { t } = useI18n();
+  const formatDate = useShortDate();
   const terminalOf = (mac: string) => terminals?.find((terminal) => terminal.mac === mac);
   return (
     <Table
@@ -25,7 +41,7 @@ export function VmTable({ vms, label, terminals }: Props) {
         t('State'),
         t('Kind'),
         t('Profile'),
-        t('Host'),
+        ...(hostColumn ? [t('Host')] : []),
         t('Terminal'),
         t('Connections'),
         t('Started'),
@@ -52,13 +68,15 @@ export function VmTable({ vms, label, terminals }: Props) {
                 '—'
               )}
             </Cell>
-            <Cell>
-              {vm.host !== null ? (
-                <Link to={`/hosts/${encodeURIComponent(vm.host)}`}>{vm.host}</Link>
-              ) : (
-                '—'
-              )}
-            </Cell>
+            {hostColumn && (
+              <Cell>
+                {vm.host !== null ? (
+                  <Link to={`/hosts/${encodeURIComponent(vm.host)}`}>{vm.host}</Link>
+                ) : (
+                  '—'
+                )}
+              </Cell>
+            )}
             <Cell>
               {terminal !== undefined
                 ? terminal.lab !== null
