@@ -1,5 +1,5 @@
 // The console's shell (masthead, navigation) and its route table.
-import { useState, type ReactNode } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import {
   Bullseye,
   Button,
@@ -73,17 +73,18 @@ export function App() {
   if (user === undefined) return <Loading />;
   if (route.path === '/sign-in') return <SignInPage />;
   if (user === null) {
-    if (route.path !== '/login') {
-      const next = route.path === '/' ? '' : '?next=' + encodeURIComponent(route.path);
-      navigate('/login' + next, { replace: true });
-    }
-    return <LoginPage />;
+    if (route.path === '/login') return <LoginPage />;
+    const next = route.path === '/' ? '' : '?next=' + encodeURIComponent(route.path);
+    return <Redirect to={'/login' + next} />;
   }
-  if (route.path === '/login') {
-    navigate('/', { replace: true });
-    return <Loading />;
-  }
+  if (route.path === '/login') return <Redirect to="/" />;
   return <Shell />;
+}
+
+/** Replaces the location after rendering (navigating while rendering would update others). */
+function Redirect({ to }: { to: string }) {
+  useEffect(() => navigate(to, { replace: true }), [to]);
+  return <Loading />;
 }
 
 function Loading() {
@@ -181,7 +182,11 @@ function Header() {
       <MastheadContent>
         <Toolbar isFullHeight isStatic>
           <ToolbarContent>
-            <ToolbarGroup align={{ default: 'alignEnd' }} gap={{ default: 'gapMd' }}>
+            <ToolbarGroup
+              align={{ default: 'alignEnd' }}
+              gap={{ default: 'gapMd' }}
+              alignItems="center"
+            >
               <ToolbarItem>
                 <LanguageMenu />
               </ToolbarItem>

@@ -23,6 +23,7 @@ import type { Lab, LabStart, LabTimetable, Terminal } from '../types';
 import { Loading } from './common/empty';
 import { PageTitle } from './common/page-title';
 import { LabTerminalsTable } from './dashboard/labs';
+import { EditLabModal } from './labs/edit-lab';
 import { LabOverview } from './labs/lab-overview';
 import { TimetableEditor } from './labs/timetable-editor';
 import { ConfirmButton } from './parts/confirm';
@@ -41,6 +42,7 @@ export function LabPage() {
   const [result, setResult] = useState<string | undefined>(undefined);
   const [problem, setProblem] = useState<unknown>(undefined);
   const [starting, setStarting] = useState(false);
+  const [editing, setEditing] = useState(false);
 
   if (lab.data === undefined)
     return (
@@ -109,6 +111,11 @@ export function LabPage() {
               </ConfirmButton>
             )}
             {can('admin') && (
+              <Button variant="secondary" onClick={() => setEditing(true)}>
+                {t('Edit lab')}
+              </Button>
+            )}
+            {can('admin') && (
               <ConfirmButton
                 text={t('Delete lab')}
                 title={t('Delete {lab}?', { lab: data.name })}
@@ -170,6 +177,7 @@ export function LabPage() {
           </GridItem>
         </Grid>
       </PageSection>
+      {editing && <EditLabModal lab={data} onClose={() => setEditing(false)} />}
     </>
   );
 }

@@ -129,7 +129,9 @@ export function TerminalsPage() {
                     {terminal.lab === null ? (
                       '—'
                     ) : (
-                      <Link to={pathTo('/labs', terminal.lab)}>{terminal.lab}</Link>
+                      <span className="lv-nowrap">
+                        <Link to={pathTo('/labs', terminal.lab)}>{terminal.lab}</Link>
+                      </span>
                     )}
                   </Cell>
                   <Cell>
