@@ -190,8 +190,8 @@ function Header() {
               <ToolbarItem>
                 <LanguageMenu />
               </ToolbarItem>
-              <ToolbarItem>
-                <span aria-label={t('Signed in as')}>{user.username}</span>
+              <ToolbarItem alignSelf="center">
+                <span title={t('Signed in as')}>{user.username}</span>
               </ToolbarItem>
               <ToolbarItem>
                 <Button variant="secondary" onClick={() => void logout()}>

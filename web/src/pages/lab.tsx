@@ -136,7 +136,7 @@ export function LabPage() {
             variant="info"
             isInline
             title={result}
-            className="pf-v6-u-mb-md"
+            className="pf-v6-u-mb-lg"
             actionClose={<AlertActionCloseButton onClose={() => setResult(undefined)} />}
           />
         )}

@@ -4,15 +4,16 @@ import { Progress, ProgressMeasureLocation, ProgressSize } from '@patternfly/rea
 export function UsageBar({ label, value, text }: { label: string; value: number; text: string }) {
   const variant = value >= 90 ? 'danger' : value >= 75 ? 'warning' : undefined;
   return (
-    <Progress
-      aria-label={label}
-      value={Math.round(value)}
-      label={text}
-      valueText={text}
-      size={ProgressSize.sm}
-      measureLocation={ProgressMeasureLocation.outside}
-      {...(variant !== undefined ? { variant } : {})}
-      style={{ minWidth: '9rem' }}
-    />
+    <div style={{ minWidth: '15rem' }}>
+      <Progress
+        aria-label={label}
+        value={Math.round(value)}
+        label={text}
+        valueText={text}
+        size={ProgressSize.sm}
+        measureLocation={ProgressMeasureLocation.outside}
+        {...(variant !== undefined ? { variant } : {})}
+      />
+    </div>
   );
 }

@@ -42,10 +42,10 @@ export function LabOverview({ lab, timetable }: { lab: Lab; timetable?: LabTimet
             {timetable !== undefined ? <Availability lab={lab} timetable={timetable} /> : '—'}
           </Item>
           <Item term={t('Time zone')}>{lab.timezone}</Item>
-          <Item term={t('Default profile')}>{lab.defaultProfile ?? t('none')}</Item>
+          <Item term={t('Default profile')}>{lab.defaultProfile ?? '—'}</Item>
           <Item term={t('Profiles')}>
             {lab.profiles.length === 0 ? (
-              t('none')
+              '—'
             ) : (
               <LabelGroup numLabels={10}>
                 {lab.profiles.map((name) => (
@@ -63,13 +63,13 @@ export function LabOverview({ lab, timetable }: { lab: Lab; timetable?: LabTimet
           </Item>
           <Item term={t('Idle time-out')}>
             {lab.idleMinutes === null
-              ? t('none')
+              ? t('never')
               : tn('{count} minute', '{count} minutes', lab.idleMinutes, {
                   count: lab.idleMinutes,
                 })}
           </Item>
           <Item term={t('Address pool')}>
-            {lab.addressPool ?? t('none')}{' '}
+            {lab.addressPool ?? '—'}{' '}
             {can('admin') && (
               <Button variant="link" isInline onClick={() => setEditing('pool')}>
                 {t('Change address pool')}
@@ -77,7 +77,7 @@ export function LabOverview({ lab, timetable }: { lab: Lab; timetable?: LabTimet
             )}
           </Item>
           <Item term={t('Subnets')}>
-            {lab.subnets.length === 0 ? t('none') : lab.subnets.join(', ')}
+            {lab.subnets.length === 0 ? '—' : lab.subnets.join(', ')}
           </Item>
           <Item term={t('Terminals')}>{formatNumber(lab.terminals)}</Item>
         </DescriptionList>

@@ -160,19 +160,21 @@ export function TimetableEditor({
                 />
               </Cell>
               <Cell>
-                <FormSelect
-                  aria-label={t('Profile, slot {number}', { number: index + 1 })}
-                  value={row.profile}
-                  isDisabled={!editable}
-                  onChange={(_e, profile) => change(row.key, { profile })}
-                >
-                  {!profiles.includes(row.profile) && (
-                    <FormSelectOption value={row.profile} label={row.profile || '—'} />
-                  )}
-                  {profiles.map((name) => (
-                    <FormSelectOption key={name} value={name} label={name} />
-                  ))}
-                </FormSelect>
+                <div style={{ minWidth: '10rem' }}>
+                  <FormSelect
+                    aria-label={t('Profile, slot {number}', { number: index + 1 })}
+                    value={row.profile}
+                    isDisabled={!editable}
+                    onChange={(_e, profile) => change(row.key, { profile })}
+                  >
+                    {!profiles.includes(row.profile) && (
+                      <FormSelectOption value={row.profile} label={row.profile || '—'} />
+                    )}
+                    {profiles.map((name) => (
+                      <FormSelectOption key={name} value={name} label={name} />
+                    ))}
+                  </FormSelect>
+                </div>
               </Cell>
               <Cell actions>
                 {editable && (
