@@ -76,9 +76,7 @@ export function LabOverview({ lab, timetable }: { lab: Lab; timetable?: LabTimet
               </Button>
             )}
           </Item>
-          <Item term={t('Subnets')}>
-            {lab.subnets.length === 0 ? '—' : lab.subnets.join(', ')}
-          </Item>
+          <Item term={t('Subnets')}>{lab.subnets.length === 0 ? '—' : lab.subnets.join(', ')}</Item>
           <Item term={t('Terminals')}>{formatNumber(lab.terminals)}</Item>
         </DescriptionList>
       </CardBody>
