@@ -1,7 +1,14 @@
 // A button that asks before it acts: a small modal with the consequence, the action (with
 // its progress and any error) and Cancel.
 import { useId, useState, type ReactNode } from 'react';
-import { Button, Modal, ModalBody, ModalFooter, ModalHeader } from '@patternfly/react-core';
+import {
+  Button,
+  Modal,
+  ModalBody,
+  ModalFooter,
+  ModalHeader,
+  Tooltip,
+} from '@patternfly/react-core';
 import { ProblemAlert } from '../../components/problem-alert';
 import { useI18n } from '../../i18n';
 
@@ -16,6 +23,8 @@ interface Props {
   isDisabled?: boolean;
   variant?: 'primary' | 'secondary' | 'danger' | 'link' | 'tertiary';
   size?: 'sm' | 'default';
+  /** Shown instead of the text (which stays its accessible name and tooltip). */
+  icon?: ReactNode;
 }
 
 export function ConfirmButton({
@@ -28,6 +37,7 @@ export function ConfirmButton({
   isDisabled = false,
   variant = 'secondary',
   size = 'sm',
+  icon,
 }: Props) {
   const { t } = useI18n();
   const id = useId();
@@ -53,15 +63,28 @@ export function ConfirmButton({
   };
   return (
     <>
-      <Button
-        variant={variant}
-        size={size === 'sm' ? 'sm' : 'default'}
-        isDanger={danger && variant !== 'danger' && variant !== 'primary'}
-        isDisabled={isDisabled}
-        onClick={() => setOpen(true)}
-      >
-        {text}
-      </Button>
+      {icon !== undefined ? (
+        <Tooltip content={text} aria="none">
+          <Button
+            variant="plain"
+            size={size === 'sm' ? 'sm' : 'default'}
+            aria-label={text}
+            icon={icon}
+            isDisabled={isDisabled}
+            onClick={() => setOpen(true)}
+          />
+        </Tooltip>
+      ) : (
+        <Button
+          variant={variant}
+          size={size === 'sm' ? 'sm' : 'default'}
+          isDanger={danger && variant !== 'danger' && variant !== 'primary'}
+          isDisabled={isDisabled}
+          onClick={() => setOpen(true)}
+        >
+          {text}
+        </Button>
+      )}
       <Modal
         variant="small"
         isOpen={open}

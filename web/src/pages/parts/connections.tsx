@@ -7,7 +7,7 @@ import { Cell, Row, Table } from './table';
 export function ConnectionsSummary({ vm }: { vm: Vm }) {
   const { tn } = useI18n();
   const count = vm.connections.length;
-  if (count === 0) return <>—</>;
+  if (count === 0) return null;
   return (
     <Label color="teal" isCompact>
       {tn('{count} connected', '{count} connected', count, { count })}

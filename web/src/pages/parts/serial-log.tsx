@@ -28,13 +28,17 @@ export function SerialLog({ vmId }: { vmId: string }) {
     void load();
   }, [load]);
 
-  // The newest lines matter most: keep the end in view after each load.
+  // The newest lines matter most: keep the end in view after each load. Reached by a
+  // link to #serial (the VM list's), bring the section into view once it has its text.
+  const section = useRef<HTMLElement>(null);
   useEffect(() => {
     if (box.current !== null) box.current.scrollTop = box.current.scrollHeight;
+    if (text !== undefined && window.location.hash === '#serial')
+      section.current?.scrollIntoView({ block: 'start' });
   }, [text]);
 
   return (
-    <section id="serial" aria-labelledby="serial-title">
+    <section id="serial" aria-labelledby="serial-title" ref={section}>
       <Flex alignItems={{ default: 'alignItemsCenter' }}>
         <FlexItem grow={{ default: 'grow' }}>
           <Title headingLevel="h2" id="serial-title">

@@ -1,6 +1,9 @@
 // A VM's actions: open its console, its serial log, restart (a reset) and stop, each
 // asked first when it interrupts the guest. Operators and up; an admin VM, admins only.
-import { Button, Flex, FlexItem } from '@patternfly/react-core';
+import { Button, Flex, FlexItem, Tooltip } from '@patternfly/react-core';
+import ListIcon from '@patternfly/react-icons/dist/esm/icons/list-icon';
+import PowerOffIcon from '@patternfly/react-icons/dist/esm/icons/power-off-icon';
+import RedoIcon from '@patternfly/react-icons/dist/esm/icons/redo-icon';
 import { api } from '../../api';
 import { useI18n } from '../../i18n';
 import { Link, navigate } from '../../router';
@@ -21,7 +24,11 @@ export function VmActions({ vm, detailed = false }: { vm: Vm; detailed?: boolean
   const stop = () => api.post<Vm>(`${vmPath(vm)}/stop`, {});
   const reset = () => api.post<Vm>(`${vmPath(vm)}/reset`, {});
   return (
-    <Flex spaceItems={{ default: 'spaceItemsSm' }} flexWrap={{ default: 'nowrap' }}>
+    <Flex
+      spaceItems={{ default: detailed ? 'spaceItemsSm' : 'spaceItemsNone' }}
+      flexWrap={{ default: 'nowrap' }}
+      alignItems={{ default: 'alignItemsCenter' }}
+    >
       {active && (
         <FlexItem>
           <Button variant="secondary" size="sm" onClick={() => navigate(vmPath(vm, '/console'))}>
@@ -31,7 +38,15 @@ export function VmActions({ vm, detailed = false }: { vm: Vm; detailed?: boolean
       )}
       {!detailed && (
         <FlexItem>
-          <Link to={`${vmPath(vm)}#serial`}>{t('Serial log')}</Link>
+          <Tooltip content={t('Serial log')} aria="none">
+            <Link
+              to={`${vmPath(vm)}#serial`}
+              aria-label={t('Serial log')}
+              className="pf-v6-c-button pf-m-plain pf-m-small"
+            >
+              <ListIcon />
+            </Link>
+          </Tooltip>
         </FlexItem>
       )}
       {mayAct && active && (
@@ -41,6 +56,7 @@ export function VmActions({ vm, detailed = false }: { vm: Vm; detailed?: boolean
             title={t('Restart {name}?', { name: vm.name })}
             onConfirm={reset}
             isDisabled={vm.state !== 'running'}
+            {...(detailed ? {} : { icon: <RedoIcon /> })}
           >
             {t('The VM is reset at once, like its reset button: unsaved work in it is lost.')}
           </ConfirmButton>
@@ -53,6 +69,7 @@ export function VmActions({ vm, detailed = false }: { vm: Vm; detailed?: boolean
             title={t('Stop {name}?', { name: vm.name })}
             onConfirm={stop}
             isDisabled={vm.state === 'stopping'}
+            {...(detailed ? {} : { icon: <PowerOffIcon /> })}
           >
             {vm.kind === 'admin'
               ? t(

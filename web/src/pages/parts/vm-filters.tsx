@@ -96,7 +96,7 @@ export function VmFilters({ filters, labs, hosts, profiles, onChange }: Props) {
       ) as Filters,
     );
   const states = [
-    { value: 'active', label: t('active (starting, running, stopping)') },
+    { value: 'active', label: t('active') },
     { value: 'running', label: t('running') },
     { value: 'starting', label: t('starting') },
     { value: 'stopping', label: t('stopping') },

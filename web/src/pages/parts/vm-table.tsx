@@ -1,4 +1,5 @@
-// A table of VMs: name, state, kind, profile, host, terminal, connections, actions.
+// A table of VMs: name (and kind when admin), state, profile, host, terminal and who is
+// connected, actions.
 import { useI18n } from '../../i18n';
 import { Link } from '../../router';
 import type { Terminal, Vm } from '../../types';
@@ -39,11 +40,9 @@ export function VmTable({ vms, label, terminals, hostColumn = true }: Props) {
       columns={[
         t('Name'),
         t('State'),
-        t('Kind'),
         t('Profile'),
         ...(hostColumn ? [t('Host')] : []),
         t('Terminal'),
-        t('Connections'),
         t('Started'),
         '',
       ]}
@@ -54,12 +53,15 @@ export function VmTable({ vms, label, terminals, hostColumn = true }: Props) {
           <Row key={vm.id}>
             <Cell header>
               <Link to={vmPath(vm)}>{vm.name}</Link>
+              {vm.kind === 'admin' && (
+                <>
+                  {' '}
+                  <KindLabel kind={vm.kind} />
+                </>
+              )}
             </Cell>
             <Cell>
               <VmStateLabel state={vm.state} />
-            </Cell>
-            <Cell>
-              <KindLabel kind={vm.kind} />
             </Cell>
             <Cell>
               {vm.profileId !== null ? (
@@ -82,9 +84,7 @@ export function VmTable({ vms, label, terminals, hostColumn = true }: Props) {
                 ? terminal.lab !== null
                   ? t('{terminal} in {lab}', { terminal: terminal.name, lab: terminal.lab })
                   : terminal.name
-                : (vm.terminal ?? '—')}
-            </Cell>
-            <Cell>
+                : (vm.terminal ?? (vm.connections.length === 0 ? '—' : ''))}{' '}
               <ConnectionsSummary vm={vm} />
             </Cell>
             <Cell>{formatDate(vm.createdAt)}</Cell>
