@@ -35,6 +35,7 @@ import { problemOf, sendFrameworkProblem, sendProblem, toLabvirtError } from './
 import { apiRoutes } from './routes/index.js';
 import { ProblemSchema } from './schemas.js';
 import { EventBus } from './events/event-bus.js';
+import { HostMetrics } from './services/host-metrics.js';
 import { webConsole } from './web-console.js';
 import websocket from '@fastify/websocket';
 
@@ -81,6 +82,8 @@ declare module 'fastify' {
     dhcp: DhcpHostsPusher;
     /** What the web console hears live. */
     events: EventBus;
+    /** The hosts' use over the last hour: the server starts its sampling. */
+    metrics: HostMetrics;
   }
   interface FastifyRequest {
     /** The caller's language: their saved choice, else Accept-Language, else English. */
@@ -113,6 +116,14 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
   const dhcp = new DhcpHostsPusher(deps.db, deps.agents ?? [], (error, message) =>
     app.log.error({ err: error }, message),
   );
+  const events = deps.events ?? new EventBus();
+  const metrics = new HostMetrics({
+    db: deps.db,
+    agents: deps.agents ?? [],
+    events,
+    now,
+    log: (error, message) => app.log.error({ err: error }, message),
+  });
   const ctx: RouteContext = {
     db: deps.db,
     now,
@@ -137,13 +148,16 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
       () => void dhcp.push(),
     ),
     dhcp,
-    events: deps.events ?? new EventBus(),
+    events,
+    metrics,
   };
   app.decorate('vms', vms);
   app.decorate('terminalVms', ctx.terminalVms);
   app.decorate('dhcp', dhcp);
   app.decorate('events', ctx.events);
+  app.decorate('metrics', metrics);
   app.addHook('onClose', async () => {
+    await metrics.stop();
     await ctx.terminalVms.close();
     vms.close();
   });

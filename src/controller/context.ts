@@ -14,6 +14,7 @@ import type { AdminSessionService } from './services/admin-sessions.js';
 import type { TerminalVmService } from './services/terminal-vms.js';
 import type { DhcpHostsPusher } from './services/dhcp-hosts.js';
 import type { EventBus } from './events/event-bus.js';
+import type { HostMetrics } from './services/host-metrics.js';
 
 export interface RouteContext {
   readonly db: Kysely<Database>;
@@ -38,6 +39,8 @@ export interface RouteContext {
   readonly dhcp: DhcpHostsPusher;
   /** What the web console hears live (GET /events). */
   readonly events: EventBus;
+  /** The hosts' recent use (samples of the last hour, in memory). */
+  readonly metrics: HostMetrics;
 }
 
 export function actorOf(request: FastifyRequest): Actor {

@@ -171,6 +171,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const report = await agent.report();
     const hostId = await registerHost(database.db, report, now());
     logHost(log, report, adopted, tr);
+    // The hosts' use, every 10 s, for the web console (the app's close stops it).
+    app.metrics.start();
     // The agent's DHCP server (if it runs one) serves the addresses of the labs' pools.
     await app.dhcp.push();
     if (report.qemu.available) {

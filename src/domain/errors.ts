@@ -215,6 +215,10 @@ const catalogue = {
   BODY_MALFORMED: { status: 400, message: 'the request body is not valid JSON' },
   BODY_TOO_LARGE: { status: 413, message: 'the request body is too large' },
   MEDIA_TYPE_UNSUPPORTED: { status: 415, message: 'send the request body as application/json' },
+  EVENT_STREAM_NOT_ACCEPTED: {
+    status: 406,
+    message: 'this is a stream of server-sent events: ask for it with Accept: text/event-stream',
+  },
   URL_MALFORMED: { status: 400, message: 'the request URL is not valid (a broken %-escape?)' },
   URL_TOO_LONG: { status: 414, message: 'a part of the request URL is too long' },
   FIELD_REQUIRED: { status: 400, message: '{field} is required' },

@@ -1,4 +1,4 @@
-// Hosts (the machines that run VMs) and health. Their VMs are in vms.ts.
+// Hosts (the machines that run VMs), their recent use, and health. Their VMs are in vms.ts.
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
@@ -8,6 +8,20 @@ import { rule } from '../auth/rules.js';
 import type { RouteContext } from '../context.js';
 import { errors, Nullable, Ref, Strict } from '../schemas.js';
 import { VERSION } from '../version.js';
+import type { HostMetrics } from '../services/host-metrics.js';
+
+const HostUsageSchema = Type.Object(
+  {
+    at: Type.String(),
+    cpuPercent: Type.Number({ description: 'busy share of all CPUs since the previous sample' }),
+    memoryUsedMiB: Type.Integer(),
+    memoryTotalMiB: Type.Integer(),
+    diskUsedMiB: Type.Integer({ description: 'the file system of the agent’s data' }),
+    diskTotalMiB: Type.Integer(),
+    vms: Type.Integer({ description: 'VMs the agent runs' }),
+  },
+  { $id: 'HostUsage' },
+);
 
 const HostSchema = Type.Object(
   {
@@ -21,11 +35,12 @@ const HostSchema = Type.Object(
     memoryMiB: Nullable(Type.Integer()),
     monitoringUrl: Nullable(Type.String()),
     lastSeenAt: Nullable(Type.String()),
+    usage: Nullable(Type.Ref('HostUsage')),
   },
   { $id: 'Host' },
 );
 
-function view(host: Host) {
+function hostView(host: Host, metrics: HostMetrics) {
   return {
     id: host.id,
     name: host.name,
@@ -37,12 +52,25 @@ function view(host: Host) {
     memoryMiB: host.memory_mib,
     monitoringUrl: host.monitoring_url,
     lastSeenAt: host.last_seen_at,
+    usage: metrics.latest(host.id),
   };
+}
+
+async function findHost(ctx: RouteContext, ref: string): Promise<Host> {
+  const host = await ctx.db
+    .selectFrom('hosts')
+    .selectAll()
+    .where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)]))
+    .executeTakeFirst();
+  if (host === undefined) throw new LabvirtError('HOST_NOT_FOUND', { host: ref });
+  return host;
 }
 
 export function hostRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  r.addSchema(HostUsageSchema);
   r.addSchema(HostSchema);
+  const view = (host: Host) => hostView(host, ctx.metrics);
 
   r.get('/hosts', {
     config: { auth: rule.viewer },
@@ -63,15 +91,31 @@ export function hostRoutes(app: FastifyInstance, ctx: RouteContext): void {
       params: Strict({ host: Ref }),
       response: { 200: Type.Ref('Host'), ...errors(401, 404) },
     },
+    handler: async (request) => view(await findHost(ctx, request.params.host)),
+  });
+
+  r.get('/hosts/:host/metrics', {
+    config: { auth: rule.viewer },
+    schema: {
+      tags: ['hosts'],
+      summary: 'A host’s use over the last hour (kept in memory: a restart forgets it)',
+      params: Strict({ host: Ref }),
+      response: {
+        200: Type.Object({
+          host: Type.String(),
+          intervalSeconds: Type.Integer(),
+          samples: Type.Array(Type.Ref('HostUsage'), { description: 'oldest first' }),
+        }),
+        ...errors(401, 404),
+      },
+    },
     handler: async (request) => {
-      const ref = request.params.host;
-      const host = await ctx.db
-        .selectFrom('hosts')
-        .selectAll()
-        .where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)]))
-        .executeTakeFirst();
-      if (host === undefined) throw new LabvirtError('HOST_NOT_FOUND', { host: ref });
-      return view(host);
+      const host = await findHost(ctx, request.params.host);
+      return {
+        host: host.id,
+        intervalSeconds: Math.round(ctx.metrics.intervalMs / 1000),
+        samples: ctx.metrics.samples(host.id),
+      };
     },
   });
 

@@ -1,4 +1,4 @@
-// VMs of profiles: list, show, start a client VM, stop, and the serial console.
+// VMs of profiles: list, show, start a client VM, stop, reset, and the serial console.
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
@@ -113,6 +113,24 @@ export function vmRoutes(app: FastifyInstance, ctx: RouteContext): void {
         throw new LabvirtError('FORBIDDEN', { role: request.principal?.role ?? '' });
       }
       return ctx.vms.stop(row.id, actorOf(request), { force: request.body?.force === true });
+    },
+  });
+
+  r.post('/vms/:vm/reset', {
+    config: { auth: rule.operator },
+    schema: {
+      tags,
+      summary: 'Reset a running VM (its reset button): the guest boots again, its disks kept',
+      params: VmParams,
+      body: Type.Optional(Strict({})),
+      response: { 200: Type.Ref('Vm'), ...errors(400, 401, 403, 404, 409) },
+    },
+    handler: async (request) => {
+      const row = await ctx.vms.find(request.params.vm);
+      if (row.kind === 'admin' && request.principal?.role !== 'admin') {
+        throw new LabvirtError('FORBIDDEN', { role: request.principal?.role ?? '' });
+      }
+      return ctx.vms.reset(row.id, actorOf(request));
     },
   });
 

@@ -43,7 +43,16 @@ interface Job {
   error: LabvirtError | null;
   result: unknown;
   readonly done: Promise<void>;
+  /** When listeners were last told of it (performance.now()), and a later telling due. */
+  toldAt: number;
+  tell: NodeJS.Timeout | undefined;
 }
+
+/** Told of each job's start, progress and end (the live events relay it). */
+export type JobListener = (job: JobView) => void;
+
+/** Progress is told at most this often per job; its start and end at once. */
+const TELL_EVERY_MS = 250;
 
 /** Finished jobs kept for GET /jobs (the oldest are forgotten first). */
 const KEEP_FINISHED = 200;
@@ -52,6 +61,7 @@ export class JobRegistry {
   readonly #jobs = new Map<string, Job>();
   readonly #now: () => Date;
   readonly #onError: (error: unknown) => void;
+  readonly #listeners = new Set<JobListener>();
 
   constructor(options: { now?: () => Date; onError?: (error: unknown) => void } = {}) {
     this.#now = options.now ?? (() => new Date());
@@ -82,12 +92,17 @@ export class JobRegistry {
       error: null,
       result: null,
       done: new Promise<void>((resolve) => (resolveDone = resolve)),
+      toldAt: 0,
+      tell: undefined,
     };
     this.#jobs.set(id, job);
+    this.#tell(job);
     const progress = (percent: number) => {
       if (job.state !== 'running' || !Number.isFinite(percent)) return;
       // Never 100 before the result is recorded; never backwards.
+      const before = job.progress;
       job.progress = Math.max(job.progress, Math.min(99.99, Math.max(0, percent)));
+      if (job.progress !== before) this.#tellSoon(job);
     };
     void Promise.resolve()
       .then(() => run(progress))
@@ -107,10 +122,41 @@ export class JobRegistry {
       )
       .finally(() => {
         job.finishedAt = this.#now().toISOString();
+        this.#tell(job);
         this.#prune();
         resolveDone();
       });
     return id;
+  }
+
+  /** Tells `listener` of every job's start, progress (4 times a second at most) and end. */
+  onChange(listener: JobListener): () => void {
+    this.#listeners.add(listener);
+    return () => void this.#listeners.delete(listener);
+  }
+
+  #tell(job: Job): void {
+    clearTimeout(job.tell);
+    job.tell = undefined;
+    job.toldAt = performance.now();
+    if (this.#listeners.size === 0) return;
+    const view = this.#view(job);
+    for (const listener of this.#listeners) {
+      try {
+        listener(view);
+      } catch (error) {
+        this.#onError(error);
+      }
+    }
+  }
+
+  /** Progress: at once if the last telling is old enough, else once the interval is over. */
+  #tellSoon(job: Job): void {
+    if (job.tell !== undefined || this.#listeners.size === 0) return;
+    const wait = job.toldAt + TELL_EVERY_MS - performance.now();
+    if (wait <= 0) return this.#tell(job);
+    job.tell = setTimeout(() => this.#tell(job), wait);
+    job.tell.unref();
   }
 
   /** Every job, newest first. */

@@ -380,6 +380,34 @@ export class VmService {
     await this.markEnded(ended);
   }
 
+  /**
+   * Resets a running VM like its reset button: the guest boots again in the same QEMU, its
+   * disks as they are (a client's overlay too: it goes only when the VM ends).
+   */
+  async reset(ref: string, actor: Actor): Promise<VmView> {
+    const row = await this.find(ref);
+    const agent = this.agent();
+    if (row.state !== 'running') {
+      throw new LabvirtError('VM_NOT_RUNNING', { name: row.name, state: row.state });
+    }
+    await audit(
+      this.db,
+      actor,
+      { action: 'vm.reset', targetType: 'vm', targetId: row.id, details: { name: row.name } },
+      this.#deps.now(),
+    );
+    try {
+      await agent.resetVm(row.name);
+    } catch (error) {
+      // The VM ended between the check and the reset.
+      if (error instanceof LabvirtError && error.code === 'VM_NOT_FOUND') {
+        throw new LabvirtError('VM_NOT_RUNNING', { name: row.name, state: 'stopped' });
+      }
+      throw error;
+    }
+    return this.view(row.id);
+  }
+
   /** Records that a VM ended (idempotent: the agent's event and the stop both tell it). */
   async markEnded(ended: VmEnded): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
