@@ -183,6 +183,18 @@ const catalogue = {
       'the administrative VM of profile "{profile}" is still running: power it off first (discard takes --force)',
   },
 
+  // The web console's VM console (routes/console.ts)
+  CONSOLE_TICKET_INVALID: {
+    status: 401,
+    message:
+      'the console ticket is missing, expired, already used or not for you and this VM: open the console again',
+  },
+  CONSOLE_ORIGIN_REFUSED: {
+    status: 403,
+    message:
+      "console connections are accepted from this server's own pages ({expected}) only, not from {origin}",
+  },
+
   // The terminal config's query and formats (src/terminal/query.ts, formats.ts)
   TERMINAL_MACS_TOO_MANY: {
     status: 400,

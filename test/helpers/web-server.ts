@@ -28,8 +28,11 @@ export interface WebServer {
   readonly hostId: string;
   /** The boot-counting guest's raw disk, in the server's import directory. */
   readonly guestDisk: string;
-  /** Runs `labvirt ARGS` (this dist's CLI) against the server with the admin's API token. */
-  cli(args: readonly string[]): Promise<CliResult>;
+  /**
+   * Runs `labvirt ARGS` (this dist's CLI) against the server with the admin's API token;
+   * answeredAt: when its first output arrived (Date.now()), i.e. when it had the answer.
+   */
+  cli(args: readonly string[]): Promise<CliResult & { answeredAt: number | undefined }>;
   /** The VMs as the API lists them (as the admin). */
   vms(): Promise<VmView[]>;
   close(): Promise<void>;
@@ -80,7 +83,10 @@ export async function startWebServer(): Promise<WebServer> {
 }
 
 /** `node <script> ARGS`, where the script's main(argv) sets the exit code. */
-function runNode(args: readonly string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+function runNode(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<CliResult & { answeredAt: number | undefined }> {
   const [main, ...rest] = args;
   const code = `const { main } = await import(${JSON.stringify(
     'file://' + main,
@@ -92,9 +98,13 @@ function runNode(args: readonly string[], env: NodeJS.ProcessEnv): Promise<CliRe
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    let answeredAt: number | undefined;
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      answeredAt ??= Date.now();
+      stdout += chunk;
+    });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.on('error', reject);
-    child.on('close', (status) => resolve({ code: status, stdout, stderr }));
+    child.on('close', (status) => resolve({ code: status, stdout, stderr, answeredAt }));
   });
 }

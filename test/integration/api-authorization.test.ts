@@ -105,6 +105,8 @@ const reviewedRules: Readonly<Record<string, 'public' | 'viewer' | 'operator' | 
     'GET /api/v1/vms/:vm': 'viewer',
     'POST /api/v1/vms/:vm/stop': 'operator', // the admin VM: admins only (in the handler)
     'GET /api/v1/vms/:vm/serial': 'viewer',
+    'POST /api/v1/vms/:vm/console': 'viewer', // the admin VM: admins only (in the handler)
+    'GET /api/v1/vms/:vm/console/ws': 'viewer', // and a ticket from POST …/console
     'GET /api/v1/profiles/:profile/admin-session': 'viewer',
     'POST /api/v1/profiles/:profile/admin-session': 'admin',
     'POST /api/v1/profiles/:profile/admin-session/boot': 'admin',
@@ -220,6 +222,9 @@ for (const dialect of dialects) {
       for (const route of routes()) {
         const auth = route.config.auth;
         if (auth === undefined || auth.access !== 'role') continue;
+        // The console's WebSocket also needs a ticket and its page's Origin, refused with
+        // 401/403 too (test/integration/console-ws.test.ts).
+        if (route.url.endsWith('/console/ws')) continue;
         for (const role of roles) {
           if (!roleAtLeast(role, auth.role)) continue;
           // A token of its own: POST /auth/logout revokes the token it is called with.

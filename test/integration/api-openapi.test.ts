@@ -38,11 +38,14 @@ for (const dialect of dialects) {
     });
     after(() => f?.close());
 
+    // WebSocket routes are left out: OpenAPI 3 cannot describe one (@fastify/websocket
+    // hides them), and their success is 101, not a 2xx answer.
     const apiRoutes = () =>
       f.app.registeredRoutes.filter(
         (route) =>
           (route.url.startsWith('/api/v1/') || route.url.startsWith('/terminal/v1/')) &&
-          route.method !== 'HEAD',
+          route.method !== 'HEAD' &&
+          route.schema?.hide !== true,
       );
 
     it('is OpenAPI 3 with both ways to authenticate', () => {

@@ -124,6 +124,7 @@ function Shell() {
     { to: '/hosts', label: t('Hosts'), show: true },
     { to: '/users', label: t('Users'), show: can('admin') },
     { to: '/audit', label: t('Audit log'), show: can('admin') },
+    { to: '/settings', label: t('Settings'), show: true },
   ];
   const sidebar = (
     <PageSidebar>
@@ -191,7 +192,9 @@ function Header() {
                 <LanguageMenu />
               </ToolbarItem>
               <ToolbarItem alignSelf="center">
-                <span title={t('Signed in as')}>{user.username}</span>
+                <Link to="/settings" aria-label={t('Settings of {user}', { user: user.username })}>
+                  {user.username}
+                </Link>
               </ToolbarItem>
               <ToolbarItem>
                 <Button variant="secondary" onClick={() => void logout()}>

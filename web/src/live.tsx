@@ -27,6 +27,16 @@ function dispatch(type: LiveEventType, data: unknown): void {
 function connect(): void {
   if (source !== null || typeof EventSource === 'undefined') return;
   source = new EventSource('/api/v1/events', { withCredentials: true });
+  const opened = source;
+  opened.onerror = () => {
+    // The browser retries a dropped stream itself, but gives up on an HTTP error (a
+    // restarting server's 503): then try again a little later, while anyone listens.
+    if (opened.readyState !== EventSource.CLOSED || source !== opened) return;
+    source = null;
+    setTimeout(() => {
+      if (source === null && [...handlers.values()].some((set) => set.size > 0)) connect();
+    }, 5000);
+  };
   source.onopen = () => {
     // The first open needs nothing: resources loaded themselves over REST.
     if (everOpened) dispatch('open', {});

@@ -20,7 +20,7 @@ import { useRoleName } from './common/labels';
 import { PageTitle } from './common/page-title';
 import { ConfirmButton } from './parts/confirm';
 import { Cell, Row, Table } from './parts/table';
-import { AddUserModal, PasswordModal } from './users/user-modals';
+import { AddUserModal, PasswordModal, UserLabsModal } from './users/user-modals';
 
 const roles: readonly Role[] = ['viewer', 'operator', 'admin'];
 
@@ -45,6 +45,7 @@ function UsersList() {
   const labs = useResource<Lab[]>('/labs', ['labs']);
   const [adding, setAdding] = useState(false);
   const [resetting, setResetting] = useState<User | undefined>(undefined);
+  const [granting, setGranting] = useState<User | undefined>(undefined);
   const [problem, setProblem] = useState<unknown>(undefined);
 
   const patch = async (user: User, body: Partial<Pick<User, 'role' | 'disabled'>>) => {
@@ -92,19 +93,36 @@ function UsersList() {
                   )}
                 </Cell>
                 <Cell>
-                  <FormSelect
-                    aria-label={t('Role of {user}', { user: user.username })}
-                    value={user.role}
-                    isDisabled={user.id === me.id}
-                    onChange={(_e, value) => void patch(user, { role: value as Role })}
-                    style={{ width: 'auto' }}
-                  >
-                    {roles.map((r) => (
-                      <FormSelectOption key={r} value={r} label={roleName(r)} />
-                    ))}
-                  </FormSelect>
+                  <div style={{ minWidth: '10rem' }}>
+                    <FormSelect
+                      aria-label={t('Role of {user}', { user: user.username })}
+                      value={user.role}
+                      isDisabled={user.id === me.id}
+                      onChange={(_e, value) => void patch(user, { role: value as Role })}
+                    >
+                      {roles.map((r) => (
+                        <FormSelectOption key={r} value={r} label={roleName(r)} />
+                      ))}
+                    </FormSelect>
+                  </div>
                 </Cell>
-                <Cell>{user.role === 'operator' ? user.labs.join(', ') || '—' : '—'}</Cell>
+                <Cell>
+                  {user.role === 'operator' ? (
+                    <>
+                      {user.labs.join(', ') || '—'}{' '}
+                      <Button
+                        variant="link"
+                        isInline
+                        onClick={() => setGranting(user)}
+                        aria-label={t('Change the labs of {user}', { user: user.username })}
+                      >
+                        {t('Change')}
+                      </Button>
+                    </>
+                  ) : (
+                    '—'
+                  )}
+                </Cell>
                 <Cell>{languageName(user.language)}</Cell>
                 <Cell>{formatDate(user.createdAt)}</Cell>
                 <Cell actions>
@@ -138,6 +156,13 @@ function UsersList() {
         )}
       </PageSection>
       {adding && <AddUserModal labs={labs.data ?? []} onClose={() => setAdding(false)} />}
+      {granting !== undefined && (
+        <UserLabsModal
+          user={granting}
+          labs={labs.data ?? []}
+          onClose={() => setGranting(undefined)}
+        />
+      )}
       {resetting !== undefined && (
         <PasswordModal user={resetting} onClose={() => setResetting(undefined)} />
       )}

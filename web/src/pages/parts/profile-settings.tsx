@@ -88,11 +88,14 @@ export function ProfileSettings({
   const field = (key: keyof Draft) => ({
     id: `profile-${key}`,
     value: draft[key],
-    isDisabled: readOnly,
     onChange: (_event: unknown, value: string) => {
       setSaved(false);
       setDraft((current) => ({ ...current, [key]: value }));
     },
+  });
+  const text = (key: keyof Draft) => ({
+    ...field(key),
+    ...(readOnly ? { readOnlyVariant: 'default' as const } : {}),
   });
   const save = async (event: FormEvent) => {
     event.preventDefault();
@@ -112,27 +115,27 @@ export function ProfileSettings({
       <Grid hasGutter md={6} lg={4}>
         <GridItem>
           <FormGroup label={t('Name')} fieldId="profile-name" isRequired>
-            <TextInput {...field('name')} isRequired />
+            <TextInput {...text('name')} isRequired />
           </FormGroup>
         </GridItem>
         <GridItem lg={8}>
           <FormGroup label={t('Description')} fieldId="profile-description">
-            <TextInput {...field('description')} />
+            <TextInput {...text('description')} />
           </FormGroup>
         </GridItem>
         <GridItem>
           <FormGroup label={t('Memory (MiB)')} fieldId="profile-memoryMiB">
-            <TextInput {...field('memoryMiB')} type="number" min={16} />
+            <TextInput {...text('memoryMiB')} type="number" min={16} />
           </FormGroup>
         </GridItem>
         <GridItem>
           <FormGroup label={t('CPUs')} fieldId="profile-cpus">
-            <TextInput {...field('cpus')} type="number" min={1} max={64} />
+            <TextInput {...text('cpus')} type="number" min={1} max={64} />
           </FormGroup>
         </GridItem>
         <GridItem>
           <FormGroup label={t('Network card')} fieldId="profile-nicModel">
-            <FormSelect {...field('nicModel')}>
+            <FormSelect isDisabled={readOnly} {...field('nicModel')}>
               <FormSelectOption value="virtio" label="virtio" />
               <FormSelectOption value="e1000" label="e1000" />
               <FormSelectOption value="rtl8139" label="rtl8139" />
@@ -141,7 +144,7 @@ export function ProfileSettings({
         </GridItem>
         <GridItem>
           <FormGroup label={t('Disk bus')} fieldId="profile-diskBus">
-            <FormSelect {...field('diskBus')}>
+            <FormSelect isDisabled={readOnly} {...field('diskBus')}>
               <FormSelectOption value="ide" label="IDE" />
               <FormSelectOption value="virtio" label="virtio" />
             </FormSelect>
@@ -149,7 +152,7 @@ export function ProfileSettings({
         </GridItem>
         <GridItem>
           <FormGroup label={t('Display protocol')} fieldId="profile-display">
-            <FormSelect {...field('display')}>
+            <FormSelect isDisabled={readOnly} {...field('display')}>
               <FormSelectOption value="rdp" label="RDP" />
               <FormSelectOption value="vnc" label="VNC" />
               <FormSelectOption value="spice" label="SPICE" />
@@ -169,7 +172,7 @@ export function ProfileSettings({
         </GridItem>
         <GridItem>
           <FormGroup label={t('Admin sessions')} fieldId="profile-adminPolicy">
-            <FormSelect {...field('adminPolicy')}>
+            <FormSelect isDisabled={readOnly} {...field('adminPolicy')}>
               <FormSelectOption value="shared" label={t('shared: client VMs may run meanwhile')} />
               <FormSelectOption value="exclusive" label={t('exclusive: no client VMs meanwhile')} />
             </FormSelect>
@@ -177,7 +180,7 @@ export function ProfileSettings({
         </GridItem>
         <GridItem>
           <FormGroup label={t('CD-ROM (file in the ISO library)')} fieldId="profile-cdrom">
-            <TextInput {...field('cdrom')} placeholder={t('none')} />
+            <TextInput {...text('cdrom')} placeholder={t('none')} />
           </FormGroup>
         </GridItem>
       </Grid>

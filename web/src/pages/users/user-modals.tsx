@@ -178,3 +178,61 @@ export function PasswordModal({ user, onClose }: { user: User; onClose: () => vo
     </Modal>
   );
 }
+
+export function UserLabsModal({
+  user,
+  labs,
+  onClose,
+}: {
+  user: User;
+  labs: Lab[];
+  onClose: () => void;
+}) {
+  const { t } = useI18n();
+  const [granted, setGranted] = useState<ReadonlySet<string>>(new Set(user.labs));
+  const { busy, problem, submit } = useSubmit(
+    () => api.patch(`/users/${encodeURIComponent(user.id)}`, { labs: [...granted] }),
+    onClose,
+  );
+  return (
+    <Modal variant="small" isOpen onClose={onClose} aria-labelledby="user-labs-title">
+      <ModalHeader title={t('Labs of {user}', { user: user.username })} labelId="user-labs-title" />
+      <ModalBody>
+        <Form id="user-labs-form" onSubmit={(event) => void submit(event)}>
+          <ProblemAlert error={problem} />
+          <FormGroup role="group" label={t('Labs the operator manages')} fieldId="user-labs">
+            {labs.length === 0 && t('There are no labs yet.')}
+            {labs.map((lab) => (
+              <Checkbox
+                key={lab.id}
+                id={`grant-lab-${lab.id}`}
+                label={lab.name}
+                isChecked={granted.has(lab.name)}
+                onChange={(_e, on) => {
+                  const next = new Set(granted);
+                  if (on) next.add(lab.name);
+                  else next.delete(lab.name);
+                  setGranted(next);
+                }}
+              />
+            ))}
+          </FormGroup>
+        </Form>
+      </ModalBody>
+      <ModalFooter>
+        <Button
+          variant="primary"
+          type="submit"
+          form="user-labs-form"
+          isLoading={busy}
+          isDisabled={busy}
+        >
+          {t('Save')}
+        </Button>
+        <Button variant="link" onClick={onClose}>
+          {t('Cancel')}
+        </Button>
+      </ModalFooter>
+    </Modal>
+  );
+}
