@@ -79,6 +79,7 @@ export function HostPage() {
               iconPosition="end"
             >
               {t('Monitoring page')}
+              <span className="pf-v6-screen-reader"> {t('(opens in a new tab)')}</span>
             </Button>
           ) : undefined
         }

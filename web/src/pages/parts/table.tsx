@@ -2,6 +2,7 @@
 // a dependency): a caption-less <table> named by aria-label, headers as <th scope="col">.
 import type { ReactNode } from 'react';
 import '@patternfly/react-styles/css/components/Table/table.css';
+import { useI18n } from '../../i18n';
 
 interface TableProps {
   /** The table's accessible name. */
@@ -14,6 +15,7 @@ interface TableProps {
 }
 
 export function Table({ label, columns, children, grow = 0 }: TableProps) {
+  const { t } = useI18n();
   return (
     <div style={{ overflowX: 'auto' }}>
       <table className="pf-v6-c-table pf-m-compact" aria-label={label}>
@@ -25,7 +27,11 @@ export function Table({ label, columns, children, grow = 0 }: TableProps) {
                 className={`pf-v6-c-table__th${index !== grow ? ' pf-m-fit-content' : ''}`}
                 scope="col"
               >
-                {column === '' ? <span className="pf-v6-screen-reader">{'\u00a0'}</span> : column}
+                {column === '' ? (
+                  <span className="pf-v6-screen-reader">{t('Actions')}</span>
+                ) : (
+                  column
+                )}
               </th>
             ))}
           </tr>
