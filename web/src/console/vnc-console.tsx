@@ -66,6 +66,8 @@ export function VncConsole({ vmId, viewOnly = false, height = '70vh' }: Props) {
           }
         });
         client.addEventListener('disconnect', () => {
+          // noVNC complains when an ended connection is told to disconnect again.
+          client = null;
           if (gone) return;
           rfb.current = null;
           setStatus('disconnected');
