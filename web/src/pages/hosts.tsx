@@ -10,6 +10,7 @@ import { PageTitle } from './common/page-title';
 import { HostStateLabel } from './parts/states';
 import { Cell, Row, Table } from './parts/table';
 import { CpuBar, DiskBar, MemoryBar } from './parts/usage';
+import { useShortDate } from './parts/vm-table';
 
 /** The hosts list kept current by `metrics` events. */
 export function useHosts() {
@@ -26,7 +27,8 @@ export function hostPath(host: Pick<Host, 'id'>): string {
 }
 
 export function HostsPage() {
-  const { t, tn, formatDate } = useI18n();
+  const { t, tn } = useI18n();
+  const shortDate = useShortDate();
   const { data: hosts, error, loading } = useHosts();
   return (
     <>
@@ -52,7 +54,6 @@ export function HostsPage() {
             columns={[
               t('Name'),
               t('State'),
-              t('Address'),
               t('CPU'),
               t('Memory'),
               t('Disk'),
@@ -64,6 +65,7 @@ export function HostsPage() {
               <Row key={host.id}>
                 <Cell header>
                   <Link to={hostPath(host)}>{host.name}</Link>
+                  <div style={{ fontWeight: 'normal' }}>{host.address}</div>
                 </Cell>
                 <Cell wrap>
                   <HostStateLabel state={host.state} />
@@ -71,7 +73,6 @@ export function HostsPage() {
                     <div>{host.stateReason}</div>
                   )}
                 </Cell>
-                <Cell>{host.address}</Cell>
                 <Cell>{host.usage !== null ? <CpuBar usage={host.usage} /> : '—'}</Cell>
                 <Cell>{host.usage !== null ? <MemoryBar usage={host.usage} /> : '—'}</Cell>
                 <Cell>{host.usage !== null ? <DiskBar usage={host.usage} /> : '—'}</Cell>
@@ -84,7 +85,7 @@ export function HostsPage() {
                       : t('VMs')}
                   </Link>
                 </Cell>
-                <Cell>{formatDate(host.lastSeenAt)}</Cell>
+                <Cell>{host.lastSeenAt !== null ? shortDate(host.lastSeenAt) : '—'}</Cell>
               </Row>
             ))}
           </Table>

@@ -32,17 +32,19 @@ function variantOf(value: number): 'danger' | 'warning' | undefined {
 
 function Bar({ title, value, text }: { title: string; value: number; text: string }) {
   const variant = variantOf(value);
+  // The figures above a thin bar: a table cell has no room for them beside it.
   return (
-    <Progress
-      aria-label={title}
-      value={value}
-      label={text}
-      valueText={text}
-      size={ProgressSize.sm}
-      measureLocation={ProgressMeasureLocation.outside}
-      {...(variant !== undefined ? { variant } : {})}
-      style={{ minWidth: '10rem' }}
-    />
+    <div style={{ width: '10rem' }}>
+      <div style={{ fontSize: 'var(--pf-t--global--font--size--sm, 0.875rem)' }}>{text}</div>
+      <Progress
+        aria-label={title}
+        value={value}
+        valueText={text}
+        size={ProgressSize.sm}
+        measureLocation={ProgressMeasureLocation.none}
+        {...(variant !== undefined ? { variant } : {})}
+      />
+    </div>
   );
 }
 
