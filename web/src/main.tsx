@@ -1,6 +1,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import '@patternfly/react-core/dist/styles/base.css';
+import '@patternfly/react-styles/css/utilities/Spacing/spacing.css';
 import './app.css';
 import { App } from './app';
 import { I18nProvider } from './i18n';

@@ -45,6 +45,6 @@ export function ConnectedLabel({ connected }: { connected: boolean }) {
       {t('connected')}
     </Label>
   ) : (
-    <span className="pf-v6-u-color-200 lv-nowrap">{t('not connected')}</span>
+    <span className="lv-subtle lv-nowrap">{t('not connected')}</span>
   );
 }

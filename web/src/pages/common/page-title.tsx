@@ -16,7 +16,7 @@ export function PageTitle({
       <Flex alignItems={{ default: 'alignItemsCenter' }}>
         <FlexItem grow={{ default: 'grow' }}>
           <Title headingLevel="h1">{title}</Title>
-          {subtitle !== undefined && <div className="pf-v6-u-color-200">{subtitle}</div>}
+          {subtitle !== undefined && <div className="lv-subtle">{subtitle}</div>}
         </FlexItem>
         {actions !== undefined && <FlexItem>{actions}</FlexItem>}
       </Flex>

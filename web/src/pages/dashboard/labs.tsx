@@ -61,7 +61,7 @@ function LabBlock({ lab, terminals, vms }: { lab: Lab; terminals: Terminal[]; vm
         </Label>
       </Flex>
       {terminals.length === 0 ? (
-        <p className="pf-v6-u-color-200">{t('No terminals in this lab.')}</p>
+        <p className="lv-subtle">{t('No terminals in this lab.')}</p>
       ) : (
         <LabTerminalsTable lab={lab} terminals={terminals} vms={vms} />
       )}
@@ -102,7 +102,7 @@ export function LabTerminalsTable({
             </Cell>
             <Cell>
               {vm === undefined ? (
-                <span className="pf-v6-u-color-200 lv-nowrap">{t('no VM')}</span>
+                <span className="lv-subtle lv-nowrap">{t('no VM')}</span>
               ) : (
                 <Link to={pathTo('/vms', vm.id)}>
                   <VmStateLabel state={vm.state} />

@@ -99,7 +99,7 @@ export function DashboardProfiles({
                         {t('open')}
                       </Label>
                     ) : (
-                      <span className="pf-v6-u-color-200">{t('none')}</span>
+                      <span className="lv-subtle">{t('none')}</span>
                     )}
                   </Cell>
                   <Cell>{formatNumber(count)}</Cell>

@@ -222,7 +222,7 @@ export function TimetableEditor({
         )}
       </Flex>
       {editable && profiles.length === 0 && (
-        <p className="pf-v6-u-mt-sm pf-v6-u-color-200">
+        <p className="pf-v6-u-mt-sm lv-subtle">
           {t('Choose the profiles the lab may use before adding slots.')}
         </p>
       )}
