@@ -15,6 +15,8 @@ import { startScheduler } from './scheduler.js';
 import { sourceLocale, translator, type Translator } from '../i18n/translator.js';
 import { shellJoin } from '../qemu/cmdline/shell-quote.js';
 import { ImageStore } from '../images/image-store.js';
+import type { AccelRequest } from '../qemu/cmdline/vm-spec.js';
+import type { SignInLinks } from './auth/sign-in-links.js';
 import { buildApp } from './app.js';
 import { registerHost } from './services/hosts.js';
 
@@ -59,6 +61,22 @@ export interface ServerOptions {
   readonly network?: HostNetwork | undefined;
   /** Requests per address and minute the terminal endpoint allows. */
   readonly terminalRateLimit?: number | undefined;
+  /** The local agent's accelerator (default auto: KVM when usable). */
+  readonly accel?: AccelRequest | undefined;
+  /** The one-time sign-in links the app accepts (the demo makes one). */
+  readonly signInLinks?: SignInLinks | undefined;
+  /**
+   * Runs once the app, the agent and the host are ready, before the first-admin check and
+   * before listening (the demo sets itself up here); a failure stops the start.
+   */
+  readonly prepare?: ((server: PreparedServer) => Promise<void>) | undefined;
+}
+
+/** What `prepare` gets: the app (inject() reaches the API) and the database. */
+export interface PreparedServer {
+  readonly app: FastifyInstance;
+  readonly database: LabvirtDb;
+  readonly hostId: string;
 }
 
 export interface RunningServer {
@@ -119,6 +137,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
             gatewayAddress: options.gateway?.address,
             gatewayPorts: options.gateway?.ports,
             network: options.network,
+            accel: options.accel,
           },
         ))
     )();
@@ -143,6 +162,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       ...(options.tls ? { https: { key: options.tls.key, cert: options.tls.cert } } : {}),
       secureCookies: options.secureCookies === true || options.tls !== undefined,
       agents: [(await agentStarting).agent],
+      ...(options.signInLinks === undefined ? {} : { signInLinks: options.signInLinks }),
       ...(options.terminalRateLimit === undefined
         ? {}
         : { terminalRateLimit: { max: options.terminalRateLimit, windowMs: 60_000 } }),
@@ -193,6 +213,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       );
       cleanups.push(() => scheduler.stop());
     }
+
+    await options.prepare?.({ app, database, hostId });
 
     const users = await database.db
       .selectFrom('users')

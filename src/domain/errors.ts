@@ -484,6 +484,7 @@ const catalogue = {
   },
   LISTEN_FAILED: { status: 500, message: 'cannot listen on {address}: {reason}' },
   TLS_INCOMPLETE: { status: 400, message: '--tls-cert and --tls-key must be given together' },
+  DEMO_FAILED: { status: 409, message: 'the demo cannot be set up: {reason}' },
   TRUST_PROXY_INVALID: {
     status: 400,
     message:

@@ -1,7 +1,6 @@
-// The Linux test guest (scripts/linux-guest.ts) for tests that need a real network stack:
+// The Linux test guest (src/guest/linux-guest.ts) for tests that need a real network stack:
 // it takes its address by DHCP, reports it on the serial console and echoes on TCP 3389.
-import { existsSync } from 'node:fs';
-import { buildLinuxGuest } from '../../scripts/linux-guest.js';
+import { buildLinuxGuest, kvmIsPvm } from '../../src/guest/linux-guest.js';
 import { testAccel } from './supervisor.js';
 
 /** The guest echoes whatever it receives on this port (and on 5900), many connections at once. */
@@ -33,13 +32,12 @@ export function guestAddresses(serialLog: string): { ip: string; mac: string }[]
 }
 
 /**
- * The accelerator to boot this guest with. A KVM that is PVM (kvm_pvm, a software
- * hypervisor in some nested clouds) runs only real-mode code and PVM-aware kernels: the
- * bootloader and Debian's kernel need TCG there. LABVIRT_TEST_LINUX_GUEST_ACCEL overrides.
+ * The accelerator to boot this guest with: TCG where KVM is PVM (see kvmIsPvm).
+ * LABVIRT_TEST_LINUX_GUEST_ACCEL overrides.
  */
 export async function linuxGuestAccel(): Promise<'kvm' | 'tcg'> {
   const forced = process.env['LABVIRT_TEST_LINUX_GUEST_ACCEL'];
   if (forced === 'kvm' || forced === 'tcg') return forced;
-  if (existsSync('/sys/module/kvm_pvm')) return 'tcg';
+  if (kvmIsPvm()) return 'tcg';
   return testAccel();
 }

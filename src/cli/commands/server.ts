@@ -13,6 +13,7 @@ import { bridgeExists } from '../../agent/vm-network.js';
 import { parseInterfaceName } from '../../agent/network-setup.js';
 import { DEFAULT_LISTEN, parseListen, parseTrustProxy } from '../../controller/listen-address.js';
 import { textLogStream } from '../log-format.js';
+import { startDemo } from './server-demo.js';
 
 interface ServerFlags {
   data: string;
@@ -34,6 +35,7 @@ interface ServerFlags {
   bridge?: string;
   taps?: string;
   dhcp?: boolean;
+  demo?: boolean;
 }
 
 /**
@@ -179,6 +181,12 @@ export function serverCommand(ctx: CliContext): Command {
       tr.t('who makes VMs’ TAP devices: helper (qemu-bridge-helper, default) or precreated'),
     )
     .option('--dhcp', tr.t('run a DHCP server on the bridge for the labs’ address pools'))
+    .option(
+      '--demo',
+      tr.t(
+        'set up a demo (a profile of the small Linux guest, a lab with two terminals and their VMs) and print a one-time sign-in link',
+      ),
+    )
     .action(async (flags: ServerFlags) => {
       const listen = parseListen(flags.listen);
       const gateway = parseGatewayFlags(flags, tr);
@@ -210,6 +218,8 @@ export function serverCommand(ctx: CliContext): Command {
             }
           : undefined;
 
+      // Before the server starts: a guest that cannot be built has written nothing.
+      const demo = flags.demo === true ? await startDemo(ctx, flags) : undefined;
       // Loaded here: the other commands start faster without the server's modules.
       const { databaseUrlFromEnv } = await import('../../db/connect.js');
       const { startServer } = await import('../../controller/server.js');
@@ -233,7 +243,9 @@ export function serverCommand(ctx: CliContext): Command {
         },
         tr,
         hint: { program: programName(process.argv[1], process.cwd()), dataDir: flags.data },
+        ...(demo?.options ?? {}),
       });
+      demo?.announce(server.url);
 
       await new Promise<void>((done) => {
         const stop = () => {
