@@ -349,7 +349,8 @@ describe('labvirt server --demo in a bad state', () => {
       const server = startDemo(data, cliEnv(await setup(dir.path)));
       const ended = await Promise.race([
         server.exited.then(() => true),
-        new Promise((resolve) => setTimeout(resolve, DEMO_START_MS, false)),
+        // unref: a pending timer must not keep the test process alive once it exited.
+        new Promise((resolve) => setTimeout(resolve, DEMO_START_MS, false).unref()),
       ]);
       if (!ended) server.child.kill('SIGKILL');
       assert.equal(server.child.exitCode, 2, server.stderr());
