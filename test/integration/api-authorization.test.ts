@@ -34,6 +34,16 @@ function expectedPublic(route: RegisteredRoute): boolean {
     'POST /api/v1/auth/link',
     'GET /api/v1/health',
     'HEAD /api/v1/health',
+    // The web console's files (its data comes from the API), and its catalogues, which the
+    // login page needs before anyone is logged in.
+    'GET /*',
+    'HEAD /*',
+    'GET /assets/*',
+    'HEAD /assets/*',
+    'GET /api/v1/i18n',
+    'HEAD /api/v1/i18n',
+    'GET /api/v1/i18n/:locale',
+    'HEAD /api/v1/i18n/:locale',
     // The terminal endpoint: a terminal has no login; it learns only its own settings.
     'GET /terminal/v1/config',
     'HEAD /terminal/v1/config',
@@ -52,6 +62,8 @@ const reviewedRules: Readonly<Record<string, 'public' | 'viewer' | 'operator' | 
     'POST /api/v1/auth/tokens': 'public',
     'POST /api/v1/auth/link': 'public',
     'GET /api/v1/health': 'public',
+    'GET /api/v1/i18n': 'public', // the web console's catalogues, needed before log-in
+    'GET /api/v1/i18n/:locale': 'public',
     'POST /api/v1/auth/logout': 'viewer',
     'GET /api/v1/auth/me': 'viewer',
     'GET /api/v1/auth/session': 'viewer',
@@ -100,11 +112,14 @@ const reviewedRules: Readonly<Record<string, 'public' | 'viewer' | 'operator' | 
     'GET /api/v1/jobs/:job': 'viewer',
     'GET /api/v1/hosts': 'viewer',
     'GET /api/v1/hosts/:host': 'viewer',
+    'GET /api/v1/hosts/:host/metrics': 'viewer',
+    'GET /api/v1/events': 'viewer',
     'GET /api/v1/vms': 'viewer',
     'POST /api/v1/vms': 'operator',
     'GET /api/v1/vms/:vm': 'viewer',
     'POST /api/v1/vms/:vm/stop': 'operator', // the admin VM: admins only (in the handler)
     'GET /api/v1/vms/:vm/serial': 'viewer',
+    'POST /api/v1/vms/:vm/reset': 'operator', // the admin VM: admins only (in the handler)
     'POST /api/v1/vms/:vm/console': 'viewer', // the admin VM: admins only (in the handler)
     'GET /api/v1/vms/:vm/console/ws': 'viewer', // and a ticket from POST …/console
     'GET /api/v1/profiles/:profile/admin-session': 'viewer',

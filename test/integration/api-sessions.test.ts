@@ -194,6 +194,8 @@ for (const dialect of dialects) {
       let changes = 0;
       for (const route of f.app.registeredRoutes) {
         if (route.config.auth?.access === 'public' || !route.url.startsWith('/api/v1/')) continue;
+        // The console's WebSocket is a read that needs a ticket as well (console-ws.test.ts).
+        if (route.url.endsWith('/console/ws')) continue;
         const url = fillPath(route.url, new Proxy({}, { get: () => 'no-such-thing' }));
         const payload = route.schema?.body !== undefined ? { payload: {} } : {};
         const response = await f.request({
