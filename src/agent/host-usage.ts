@@ -2,6 +2,8 @@
 // /proc/stat, memory from /proc/meminfo (MemAvailable, as free(1) counts "used"), and the
 // file system of the agent's data from statfs. The parsers are pure, for golden tests.
 import { readFile, statfs } from 'node:fs/promises';
+import type { StatsFs } from 'node:fs';
+import { dirname } from 'node:path';
 import type { HostUsage } from './host-agent.js';
 
 /** The aggregate "cpu" line of /proc/stat: jiffies busy and in all. */
@@ -42,6 +44,17 @@ export function parseMeminfo(text: string): { totalMiB: number; usedMiB: number 
   return { totalMiB: Math.floor(total / 1024), usedMiB: Math.floor((total - available) / 1024) };
 }
 
+/** statfs of the directory, or of its nearest existing parent (a fresh data directory). */
+async function statfsNearest(path: string): Promise<StatsFs> {
+  try {
+    return await statfs(path);
+  } catch (error) {
+    const parent = dirname(path);
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || parent === path) throw error;
+    return statfsNearest(parent);
+  }
+}
+
 /** Reads the host's use; keeps the last CPU reading so each sample covers the time since. */
 export class HostUsageReader {
   #previous: CpuTimes | undefined;
@@ -57,7 +70,7 @@ export class HostUsageReader {
     const [stat, meminfo, fs] = await Promise.all([
       readFile('/proc/stat', 'utf8'),
       readFile('/proc/meminfo', 'utf8'),
-      statfs(this.#dataDir),
+      statfsNearest(this.#dataDir),
     ]);
     const times = parseProcStat(stat);
     const cpu = this.#previous === undefined ? 0 : cpuPercent(this.#previous, times);

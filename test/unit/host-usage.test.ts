@@ -1,7 +1,15 @@
-// The host's use from Linux's own files: golden readings of /proc/stat and /proc/meminfo.
+// The host's use from Linux's own files: golden readings of /proc/stat and /proc/meminfo,
+// and one real reading.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cpuPercent, parseMeminfo, parseProcStat } from '../../src/agent/host-usage.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  cpuPercent,
+  HostUsageReader,
+  parseMeminfo,
+  parseProcStat,
+} from '../../src/agent/host-usage.js';
 
 const PROC_STAT = `cpu  10132153 290696 3084719 46828483 16683 0 25195 0 175628 0
 cpu0 1393280 32966 572056 13343292 6130 0 17875 0 23933 0
@@ -71,5 +79,16 @@ describe('parseMeminfo', () => {
       /no MemAvailable/,
     );
     assert.throws(() => parseMeminfo('MemAvailable: 1 kB\n'), /no MemTotal/);
+  });
+});
+
+describe('HostUsageReader', () => {
+  it('reads the disk of the nearest existing directory while the data directory is not made yet', async () => {
+    const reader = new HostUsageReader(join(tmpdir(), 'labvirt-no-such-dir', 'run'));
+    const usage = await reader.read(3);
+    assert.ok(usage.diskTotalMiB > 0 && usage.diskUsedMiB <= usage.diskTotalMiB);
+    assert.ok(usage.memoryTotalMiB > 0);
+    assert.equal(usage.vms, 3);
+    assert.equal(usage.cpuPercent, 0, 'the first reading has no interval to measure');
   });
 });

@@ -33,7 +33,11 @@ export function TerminalModal({
   const terminal = action.kind === 'add' ? undefined : action.terminal;
   const otherLabs = labs.filter((lab) => lab.name !== terminal?.lab && lab.id !== terminal?.lab);
   const [mac, setMac] = useState('');
-  const [name, setName] = useState(terminal?.name ?? '');
+  // A pending terminal is named after its MAC, which is not a valid name to send back:
+  // left empty, the server keeps its own default.
+  const [name, setName] = useState(
+    terminal === undefined || terminal.name === terminal.mac ? '' : terminal.name,
+  );
   const [lab, setLab] = useState(otherLabs[0]?.id ?? '');
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<unknown>(undefined);
