@@ -9,7 +9,7 @@
 // gateways live in the run directory's gateway daemon, so terminals' connections outlive
 // the agent: its close leaves them, its start keeps those of the VMs it re-adopts.
 import { EventEmitter } from 'node:events';
-import { open } from 'node:fs/promises';
+import { access, open } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { cpus, hostname, totalmem } from 'node:os';
@@ -382,7 +382,10 @@ export class LocalAgent implements HostAgent {
   async openDisplay(name: string): Promise<Duplex> {
     const vm = await this.vm(name);
     if (vm === undefined) throw new LabvirtError('VM_NOT_FOUND', { name });
-    const socket = createConnection(vm.vncSocket);
+    // A ticketed display's console has its own password-less server (DisplaySpec).
+    const console = this.#supervisor.runDir.vmPaths(parseVmName(name)).consoleSocket;
+    const path = (await exists(console)) ? console : vm.vncSocket;
+    const socket = createConnection(path);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve).once('error', reject);
     });
@@ -539,4 +542,11 @@ export class LocalAgent implements HostAgent {
       ],
     };
   }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }

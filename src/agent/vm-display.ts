@@ -189,6 +189,9 @@ export class VmDisplay {
     // An authentication from before the ticket was set used an older password.
     if (at < this.#ticketSetAt) return;
     if (protocol === 'vnc' && event.event === 'VNC_INITIALIZED') {
+      // The web console's own server (no password: DisplaySpec.consoleSocket) used no ticket.
+      const server = event.data?.['server'] as Record<string, unknown> | undefined;
+      if (server?.['auth'] === 'none') return;
       void this.#burn(protocol);
     } else if (protocol === 'spice' && event.event === 'SPICE_INITIALIZED') {
       const client = event.data?.['client'] as Record<string, unknown> | undefined;

@@ -1,8 +1,9 @@
 // Issue 7: the web console's VM console over a real listening server, the real LocalAgent
 // and running QEMU VMs, with the `ws` package as the browser. A ticket (POST, session and
 // CSRF token) opens the WebSocket bridged to the VM's VNC display: the RFB handshake
-// (None on a client VM; VNC Authentication with the ticket's one-time password on a
-// terminal's ticketed display) and a framebuffer update come through. Refused before the
+// (None, also on a terminal's ticketed display, whose console has a password-less server of
+// its own while the terminals' socket keeps asking for theirs) and a framebuffer update
+// come through. Refused before the
 // upgrade (HTTP 401/403, problem+json): no ticket, an expired one (the injected clock), a
 // used one, another user's, one for another VM, a foreign Origin, no Origin. A viewer is
 // view-only: its keys never reach the VM (QEMU's keyboard interrupt count stays 0, where an
@@ -33,7 +34,6 @@ interface ConsoleTicketView {
   readonly path: string;
   readonly expiresAt: string;
   readonly viewOnly: boolean;
-  readonly password: string | null;
 }
 
 interface Session {
@@ -173,7 +173,7 @@ for (const dialect of dialects) {
     const sessions: Partial<Record<'admin' | 'operator' | 'viewer', Session>> = {};
     /** A client VM (no display for terminals: its VNC socket has no password). */
     let client: { id: string; name: string };
-    /** A terminal's VM: a ticketed VNC display, so the console needs a one-time password. */
+    /** A terminal's VM: a ticketed VNC display (terminals need a one-time password). */
     let terminal: { id: string; name: string };
     const opened: WebSocket[] = [];
 
@@ -314,7 +314,6 @@ for (const dialect of dialects) {
     it('a ticket, the session cookie and the same Origin open the screen of a client VM', async () => {
       const ticket = await ticketFor('operator', client.id);
       assert.equal(ticket.viewOnly, false);
-      assert.equal(ticket.password, null, 'no password on a display without terminals');
       assert.equal(ticket.path, `/api/v1/vms/${client.id}/console/ws?ticket=${ticket.ticket}`);
       const left = Date.parse(ticket.expiresAt) - (Date.now() + clock.offsetMs);
       assert.ok(left > 25_000 && left <= 30_000, `expires in ${left} ms`);
@@ -350,14 +349,26 @@ for (const dialect of dialects) {
       );
     });
 
-    it('a terminal’s ticketed VNC display takes the ticket’s one-time password', async () => {
+    it('a terminal’s ticketed display: the console needs no password and takes no terminal’s', async () => {
+      // A terminal holds a one-time password for the socket the gateway relays to it.
+      const password = await f.agent.ticket(terminal.name, 60);
+      assert.ok(password !== undefined);
       const ticket = await ticketFor('admin', terminal.id);
-      assert.equal(typeof ticket.password, 'string');
+      assert.equal('password' in ticket, false, 'no VNC password is ever handed out');
       assert.equal(ticket.viewOnly, false);
+      // The console reaches the VM's own password-less server, not the terminals' socket.
       const pipe = await connect(ticket.path, { cookie: session('admin').cookie });
-      const desktop = await handshake(pipe, ticket.password);
+      const desktop = await handshake(pipe, null);
       assert.equal(await screen(pipe, desktop), desktop.width * desktop.height);
       pipe.ws.close();
+      // The terminals' socket still asks for VNC Authentication, and the terminal's
+      // password, given before the console's ticket, still opens it.
+      const vncSocket = (await f.agent.vm(terminal.name))?.vncSocket;
+      assert.ok(vncSocket !== undefined);
+      const direct = await connectUnix(vncSocket);
+      const seen = await handshake(socketPipe(direct), password);
+      assert.equal(seen.width, desktop.width);
+      direct.socket.destroy();
     });
 
     it('is refused before the upgrade without a valid ticket, session and Origin', async () => {

@@ -215,6 +215,19 @@ describe('buildArgv', () => {
     assert.deepEqual(values(argv, '-spice'), []);
   });
 
+  it('gives the web console its own password-less VNC server beside a ticketed one', () => {
+    const consoleSocket = '/run/labvirt/vms/lab1-pc07/console.sock';
+    const vnc = (display: VmSpec['display']) => values(buildArgv({ ...base, display }), '-vnc');
+    assert.deepEqual(vnc({ protocol: 'vnc', ticketed: true, consoleSocket }), [
+      'unix:/run/labvirt/vms/lab1-pc07/vnc.sock,password=on',
+      'unix:/run/labvirt/vms/lab1-pc07/console.sock,id=console',
+    ]);
+    // Unticketed, the one socket already has no password: no second server.
+    assert.deepEqual(vnc({ protocol: 'vnc', ticketed: false, consoleSocket }), [
+      'unix:/run/labvirt/vms/lab1-pc07/vnc.sock',
+    ]);
+  });
+
   it('adds SPICE on its Unix socket, ticketed unless said otherwise, before the VGA device', () => {
     const socket = '/run/labvirt/vms/lab1-pc07/spice.sock';
     const argv = buildArgv({ ...base, display: { protocol: 'spice', ticketed: true, socket } });
@@ -278,6 +291,10 @@ describe('buildArgv', () => {
       runDir,
       false,
     );
-    assert.deepEqual(vnc.display, { protocol: 'vnc', ticketed: true });
+    assert.deepEqual(vnc.display, {
+      protocol: 'vnc',
+      ticketed: true,
+      consoleSocket: '/run/labvirt/vms/x/console.sock',
+    });
   });
 });

@@ -213,7 +213,6 @@ export interface ConsoleTicket {
   path: string;
   expiresAt: string;
   viewOnly: boolean;
-  password: string | null;
 }
 
 export interface Problem {

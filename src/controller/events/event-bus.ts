@@ -4,15 +4,7 @@
 
 /** The kinds of thing a `changed` event names; the console re-reads that list. */
 export type ChangeTopic =
-  | 'labs'
-  | 'terminals'
-  | 'profiles'
-  | 'hosts'
-  | 'users'
-  | 'vms'
-  | 'dhcp'
-  | 'audit'
-  | 'jobs';
+  'labs' | 'terminals' | 'profiles' | 'hosts' | 'users' | 'vms' | 'dhcp' | 'audit' | 'jobs';
 
 export type LiveEvent =
   | { readonly type: 'vm'; readonly data: unknown }

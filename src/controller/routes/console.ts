@@ -17,10 +17,7 @@ import { RfbClientFilter } from '../console/rfb-view-only.js';
 import { ConsoleTickets, type ConsoleTicket } from '../console/tickets.js';
 import { audit } from '../services/audit.js';
 import { ACTIVE_STATES } from '../services/vms.js';
-import { errors, Nullable, Ref, Strict } from '../schemas.js';
-
-/** The VNC password outlives the ticket a little: the page connects after it got both. */
-const PASSWORD_TTL_SECONDS = 60;
+import { errors, Ref, Strict } from '../schemas.js';
 
 const ConsoleTicketSchema = Type.Object(
   {
@@ -28,9 +25,6 @@ const ConsoleTicketSchema = Type.Object(
     path: Type.String({ description: 'where to open the WebSocket (with the ticket)' }),
     expiresAt: Type.String(),
     viewOnly: Type.Boolean({ description: 'the server drops this user’s keys and pointer' }),
-    password: Nullable(
-      Type.String({ description: 'a one-time VNC password when the display asks for one' }),
-    ),
   },
   { $id: 'ConsoleTicket' },
 );
@@ -75,15 +69,10 @@ export function consoleRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const principal = request.principal;
       if (principal === undefined) throw new LabvirtError('AUTH_REQUIRED');
       const row = await consoleVm(request, request.params.vm);
-      const agent = ctx.vms.agent();
-      const live = await agent.vm(row.name);
+      const live = await ctx.vms.agent().vm(row.name);
       if (live === undefined) throw new LabvirtError('VM_NOT_FOUND', { name: row.name });
-      // Only a VNC display for terminals puts a password on the VNC socket (a SPICE one's
-      // tickets are SPICE's: the console's socket has none then).
-      const password =
-        live.display?.protocol === 'vnc'
-          ? ((await agent.ticket(row.name, PASSWORD_TTL_SECONDS)) ?? null)
-          : null;
+      // No VNC password is ever handed out: a terminal's ticketed display gives the console
+      // a password-less server of its own, on a socket only the host reaches (DisplaySpec).
       const issued = tickets.issue(principal.userId, row.id, principal.role === 'viewer');
       const query = new URLSearchParams({ ticket: issued.ticket });
       return reply.code(201).send({
@@ -91,7 +80,6 @@ export function consoleRoutes(app: FastifyInstance, ctx: RouteContext): void {
         path: `${app.prefix}/vms/${encodeURIComponent(row.id)}/console/ws?${query.toString()}`,
         expiresAt: issued.expiresAt.toISOString(),
         viewOnly: issued.viewOnly,
-        password,
       });
     },
   });

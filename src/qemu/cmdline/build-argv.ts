@@ -92,6 +92,15 @@ function vncArg(spec: VmSpec): string {
   return ticketed ? `${socket},password=on` : socket;
 }
 
+/** The web console's own VNC server beside a ticketed one (see DisplaySpec). */
+function consoleVncArgs(spec: VmSpec): string[] {
+  const display = spec.display;
+  if (display?.protocol !== 'vnc' || !display.ticketed || display.consoleSocket === undefined) {
+    return [];
+  }
+  return ['-vnc', `unix:${escapeOptValue(display.consoleSocket)},id=console`];
+}
+
 /**
  * SPICE on a Unix socket (the gateway relays TCP to it), on the plain VGA device: enough
  * for a remote desktop without guest drivers (no QXL, no vdagent channel). Ticketing stays
@@ -138,6 +147,7 @@ export function buildArgv(spec: VmSpec, binary: string = QEMU_BINARY): string[] 
     'none',
     '-vnc',
     vncArg(spec),
+    ...consoleVncArgs(spec),
     ...spiceArgs(spec),
     '-device',
     'VGA,id=video0',

@@ -40,7 +40,17 @@ export interface DiskSpec {
  * puts either on TCP.
  */
 export type DisplaySpec =
-  | { readonly protocol: 'vnc'; readonly ticketed: boolean }
+  | {
+      readonly protocol: 'vnc';
+      readonly ticketed: boolean;
+      /**
+       * A ticketed display's terminals hold the VNC socket's one-time passwords; the web
+       * console gets a second, password-less VNC server on this socket, which only the
+       * host's own processes reach (never the gateway), so it never takes a terminal's
+       * ticket and never hands a password out.
+       */
+      readonly consoleSocket?: string | undefined;
+    }
   | { readonly protocol: 'spice'; readonly ticketed: boolean; readonly socket: string };
 
 export interface VmSpec {

@@ -25,6 +25,8 @@ export interface VmPaths {
   readonly pidfile: string;
   readonly qmpSocket: string;
   readonly vncSocket: string;
+  /** The web console's password-less VNC server beside a ticketed display's. */
+  readonly consoleSocket: string;
   /** The SPICE server's socket, for VMs with a SPICE display. */
   readonly spiceSocket: string;
   /** The agent's note of the VM's gateway (display spec, port), for re-adoption. */
@@ -54,6 +56,7 @@ export class RunDir {
       pidfile: join(dir, 'qemu.pid'),
       qmpSocket: join(dir, 'qmp.sock'),
       vncSocket: join(dir, 'vnc.sock'),
+      consoleSocket: join(dir, 'console.sock'),
       spiceSocket: join(dir, 'spice.sock'),
       gatewayRecord: join(dir, 'gateway.json'),
       overlay: (index) => join(overlayDir, `disk${index}.overlay.qcow2`),

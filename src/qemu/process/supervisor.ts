@@ -98,7 +98,11 @@ export function placeVm(
 }
 
 function placeDisplay(display: DisplayLaunch, paths: VmPaths): DisplaySpec {
-  if (display.protocol === 'vnc') return { protocol: 'vnc', ticketed: display.ticketed };
+  if (display.protocol === 'vnc') {
+    return display.ticketed
+      ? { protocol: 'vnc', ticketed: true, consoleSocket: checkSocketPath(paths.consoleSocket) }
+      : { protocol: 'vnc', ticketed: false };
+  }
   return {
     protocol: 'spice',
     ticketed: display.ticketed,

@@ -48,10 +48,7 @@ export function VncConsole({ vmId, viewOnly = false, height = '70vh' }: Props) {
         if (gone || target === null) return;
         const readOnly = viewOnly || ticket.viewOnly;
         setWatchOnly(readOnly);
-        client = new RFB(target, consoleUrl(ticket.path), {
-          wsProtocols: [],
-          ...(ticket.password !== null ? { credentials: { password: ticket.password } } : {}),
-        });
+        client = new RFB(target, consoleUrl(ticket.path), { wsProtocols: [] });
         client.viewOnly = readOnly;
         client.scaleViewport = true;
         client.background = 'var(--pf-t--global--background--color--inverse--default, #151515)';
@@ -76,7 +73,8 @@ export function VncConsole({ vmId, viewOnly = false, height = '70vh' }: Props) {
           if (!gone) setReason(event.detail.reason ?? null);
         });
         client.addEventListener('credentialsrequired', () => {
-          // A password is only ever the ticket's; asked again, it was refused.
+          // The console's display never asks for one (a VM started before LabVirt gave
+          // ticketed displays a console server of their own does): nothing to answer.
           if (!gone) client?.disconnect();
         });
         rfb.current = client;
