@@ -490,6 +490,39 @@ for (const dialect of dialects) {
       other.socket.destroy();
     });
 
+    it('ends an open console once its session is signed out', async () => {
+      // A session of its own, so the others stay signed in.
+      const user = f.users.operator;
+      const login = await f.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { username: user.username, password: user.password },
+      });
+      const { csrfToken } = json<{ csrfToken: string }>(login, 200);
+      const cookie = /^(labvirt_session=[^;]+)/.exec(String(login.headers['set-cookie']))![1]!;
+      const issued = await f.app.inject({
+        method: 'POST',
+        url: `/api/v1/vms/${client.id}/console`,
+        headers: { cookie, 'x-csrf-token': csrfToken },
+        payload: {},
+      });
+      const ticket = json<ConsoleTicketView>(issued, 201);
+      const pipe = await connect(ticket.path, { cookie });
+      await handshake(pipe, null);
+      const out = await f.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/logout',
+        headers: { cookie, 'x-csrf-token': csrfToken },
+      });
+      assert.equal(out.statusCode, 204);
+      // Checked every RECHECK_INTERVAL_MS (15 s): closed within the next round.
+      await waitFor(
+        'the console closed after sign-out',
+        async () => (pipe.closed ? true : undefined),
+        25_000,
+      );
+    });
+
     it('ends the WebSocket when the VM ends', async () => {
       const ticket = await ticketFor('operator', client.id);
       const pipe = await connect(ticket.path, { cookie: session('operator').cookie });

@@ -13,6 +13,7 @@ import type { Vm } from '../../db/schema.js';
 import { rule } from '../auth/rules.js';
 import { actorOf, type RouteContext } from '../context.js';
 import { bridgeConsole } from '../console/bridge.js';
+import { signedInRole } from '../auth/signed-in-role.js';
 import { RfbClientFilter } from '../console/rfb-view-only.js';
 import { ConsoleTickets, type ConsoleTicket } from '../console/tickets.js';
 import { audit } from '../services/audit.js';
@@ -29,6 +30,8 @@ const ConsoleTicketSchema = Type.Object(
   { $id: 'ConsoleTicket' },
 );
 const VmParams = Strict({ vm: Ref });
+/** How often an open console checks that its user may still see it. */
+export const RECHECK_INTERVAL_MS = 15_000;
 
 /** What the upgrade's checks found, for its handler. */
 interface Admitted {
@@ -126,6 +129,24 @@ export function consoleRoutes(app: FastifyInstance, ctx: RouteContext): void {
       }
       const { row, ticket } = found;
       const log = request.log;
+      // While it lasts, the user must stay signed in with a role that allows what the
+      // console was opened for: sign-out, a disabled user or a lowered role ends it.
+      const principal = request.principal;
+      const recheck = setInterval(() => {
+        if (principal === undefined) return;
+        signedInRole(ctx.db, principal, ctx.now()).then(
+          (role) => {
+            const allowed =
+              role !== undefined &&
+              (ticket.viewOnly || role !== 'viewer') &&
+              (row.kind !== 'admin' || role === 'admin');
+            if (!allowed) socket.close(1008, 'signed out or role changed');
+          },
+          () => undefined, // the database may be away a moment: the next round asks again
+        );
+      }, RECHECK_INTERVAL_MS);
+      recheck.unref();
+      socket.once('close', () => clearInterval(recheck));
       bridgeConsole(
         socket,
         () => ctx.vms.agent().openDisplay(row.name),

@@ -6,11 +6,10 @@
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
 import { LabvirtError } from '../../domain/errors.js';
-import type { Database } from '../../db/schema.js';
-import { SESSION_IDLE_MS, principalOf } from '../auth/principal.js';
-import { rule, type Principal } from '../auth/rules.js';
+import { principalOf } from '../auth/principal.js';
+import { signedInRole } from '../auth/signed-in-role.js';
+import { rule } from '../auth/rules.js';
 import type { RouteContext } from '../context.js';
 import { changeTopic } from '../events/change-topics.js';
 import type { LiveEvent } from '../events/event-bus.js';
@@ -20,41 +19,8 @@ import { errors, Strict } from '../schemas.js';
 import { jobAnswer } from './jobs.js';
 
 export const PING_INTERVAL_MS = 15_000;
-
-/** Whether the session or token a stream was opened with still lets its user in. */
-async function stillSignedIn(
-  db: Kysely<Database>,
-  principal: Principal,
-  now: Date,
-): Promise<boolean> {
-  const at = now.toISOString();
-  if (principal.sessionId !== undefined) {
-    const row = await db
-      .selectFrom('web_sessions')
-      .innerJoin('users', 'users.id', 'web_sessions.user_id')
-      .select(['web_sessions.expires_at', 'web_sessions.last_seen_at', 'users.disabled'])
-      .where('web_sessions.id', '=', principal.sessionId)
-      .executeTakeFirst();
-    return (
-      row !== undefined &&
-      row.disabled !== 1 &&
-      row.expires_at > at &&
-      Date.parse(row.last_seen_at) >= now.getTime() - SESSION_IDLE_MS
-    );
-  }
-  if (principal.tokenId !== undefined) {
-    const row = await db
-      .selectFrom('api_tokens')
-      .innerJoin('users', 'users.id', 'api_tokens.user_id')
-      .select(['api_tokens.expires_at', 'users.disabled'])
-      .where('api_tokens.id', '=', principal.tokenId)
-      .executeTakeFirst();
-    return (
-      row !== undefined && row.disabled !== 1 && (row.expires_at === null || row.expires_at > at)
-    );
-  }
-  return false;
-}
+/** What an event stream may hold unread for its client before the server ends it. */
+const MAX_UNREAD_BYTES = 1024 * 1024;
 
 export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -122,8 +88,11 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
       // What is published before the headers are out waits for them.
       let waiting: string[] | undefined = [];
       const write = (text: string) => {
-        if (waiting === undefined) res.write(text);
-        else waiting.push(text);
+        if (waiting !== undefined) waiting.push(text);
+        // A client that stopped reading would have the server keep every event for it:
+        // past a bound it is let go (EventSource reconnects, and the page reloads its lists).
+        else if (res.writableLength > MAX_UNREAD_BYTES) end();
+        else res.write(text);
       };
       const unsubscribe = ctx.events.subscribe((event) => {
         const text = render(request, event);
@@ -132,8 +101,8 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
       let ended = false;
       const ping = setInterval(() => {
         write(SSE_PING);
-        stillSignedIn(ctx.db, principal, ctx.now()).then(
-          (valid) => valid || end(),
+        signedInRole(ctx.db, principal, ctx.now()).then(
+          (role) => role !== undefined || end(),
           () => undefined, // the database may be away a moment: the next ping checks again
         );
       }, PING_INTERVAL_MS);
