@@ -74,7 +74,8 @@ export function App() {
   if (route.path === '/sign-in') return <SignInPage />;
   if (user === null) {
     if (route.path === '/login') return <LoginPage />;
-    const next = route.path === '/' ? '' : '?next=' + encodeURIComponent(route.path);
+    const here = route.path + window.location.search;
+    const next = here === '/' ? '' : '?next=' + encodeURIComponent(here);
     return <Redirect to={'/login' + next} />;
   }
   if (route.path === '/login') return <Redirect to="/" />;

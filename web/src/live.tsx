@@ -33,6 +33,9 @@ function connect(): void {
     // restarting server's 503): then try again a little later, while anyone listens.
     if (opened.readyState !== EventSource.CLOSED || source !== opened) return;
     source = null;
+    // The server ends the stream when the session does; an EventSource cannot tell a 401
+    // from an outage, so ask: a 401 here ends the session in the page (onUnauthorized).
+    void api.get('/auth/session').catch(() => undefined);
     setTimeout(() => {
       if (source === null && [...handlers.values()].some((set) => set.size > 0)) connect();
     }, 5000);
@@ -145,22 +148,4 @@ export function useResource<T>(path: string | null, topics: readonly string[]): 
     [],
   );
   return { data, error, loading: loading && data === undefined, reload, setData };
-}
-
-/** Put `item` into a list by id (replacing the one with the same id, else appending). */
-export function upsertById<T extends { id: string }>(list: readonly T[] | undefined, item: T): T[] {
-  if (list === undefined) return [item];
-  const index = list.findIndex((entry) => entry.id === item.id);
-  if (index < 0) return [...list, item];
-  const copy = [...list];
-  copy[index] = item;
-  return copy;
-}
-
-/** A VM list kept current by `vm` events. */
-export function useVms(path = '/vms?state=active'): Resource<Vm[]> {
-  const resource = useResource<Vm[]>(path, ['vms', 'profiles', 'labs', 'terminals']);
-  const { setData } = resource;
-  useLiveEvent('vm', (vm) => setData((list) => upsertById(list, vm)));
-  return resource;
 }

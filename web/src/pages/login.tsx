@@ -14,9 +14,15 @@ import { useI18n } from '../i18n';
 import { navigate, useRoute } from '../router';
 import { useSessionControl } from '../session';
 
-/** Only a path of this site (not //elsewhere) may be the place to go after login. */
+/** Only a page of this site (not //elsewhere, nor /\elsewhere) may be where login goes. */
 function safeNext(next: string | null): string {
-  return next !== null && next.startsWith('/') && !next.startsWith('//') ? next : '/';
+  if (next === null || !next.startsWith('/')) return '/';
+  try {
+    const url = new URL(next, window.location.origin);
+    return url.origin === window.location.origin ? url.pathname + url.search + url.hash : '/';
+  } catch {
+    return '/';
+  }
 }
 
 export function LoginPage() {
