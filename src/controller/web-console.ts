@@ -43,6 +43,15 @@ export interface WebConsoleOptions {
 }
 
 /** Paths the app owns; the SPA fallback never answers them. */
+/** A browser's navigation asks for text/html; no Accept, or any type, is taken as yes. */
+export function acceptsHtml(accept: string | undefined): boolean {
+  if (accept === undefined || accept.trim() === '') return true;
+  return accept
+    .split(',')
+    .map((part) => part.split(';')[0]?.trim().toLowerCase())
+    .some((type) => type === 'text/html' || type === 'text/*' || type === '*/*');
+}
+
 function isServerPath(url: string): boolean {
   return /^\/(api|terminal)(\/|$)/.test(url);
 }
@@ -113,6 +122,9 @@ export async function webConsole(
       return reply.header('cache-control', 'no-cache').sendFile(path.slice(1), root, {
         cacheControl: false,
       });
+    // The app's pages are for browsers: an API client that asks for JSON at a wrong base
+    // URL (the CLI with LABVIRT_URL=…/elsewhere) gets the problem+json 404, not a page.
+    if (!acceptsHtml(request.headers.accept)) return reply.callNotFound();
     return sendIndex(reply);
   });
 }

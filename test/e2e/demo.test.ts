@@ -35,7 +35,10 @@ const DEMO_START_MS = 480_000;
 const SCREEN_TOLERANCE = 12;
 
 function labvirtArgv(args: readonly string[]): [string, string[]] {
-  if (CLI_MAIN === join(REPO_ROOT, 'dist/src/cli/main.js')) return [LABVIRT_BIN, [...args]];
+  // bin/labvirt itself, run by this very node: a test's PATH may hide node (and apt).
+  if (CLI_MAIN === join(REPO_ROOT, 'dist/src/cli/main.js')) {
+    return [process.execPath, [LABVIRT_BIN, ...args]];
+  }
   const entry = `import { main } from ${JSON.stringify(CLI_MAIN)}; process.exitCode = await main(process.argv.slice(1));`;
   return [process.execPath, ['--input-type=module', '-e', entry, ...args]];
 }

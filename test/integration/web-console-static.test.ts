@@ -104,6 +104,19 @@ describe('web console files', () => {
     for (const method of ['POST', 'PUT', 'DELETE'] as const) {
       problem(await f.request({ method, url: '/labs/x', payload: {} }), 404, 'ROUTE_NOT_FOUND');
     }
+    // A JSON client at a wrong base URL (…/elsewhere/api/v1/labs) is not sent a page; a
+    // browser's navigation to the same path is.
+    const wrongBase = '/elsewhere/api/v1/labs';
+    const json = { accept: 'application/json' };
+    problem(
+      await f.request({ method: 'GET', url: wrongBase, headers: json }),
+      404,
+      'ROUTE_NOT_FOUND',
+    );
+    const navigation = { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
+    const page = await f.request({ method: 'GET', url: wrongBase, headers: navigation });
+    assert.equal(page.statusCode, 200);
+    assert.match(String(page.headers['content-type']), /^text\/html/);
     // The API itself is untouched.
     const labs = await f.request({ method: 'GET', url: '/api/v1/labs', as: f.users.viewer });
     assert.equal(labs.statusCode, 200);
