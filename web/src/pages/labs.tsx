@@ -75,7 +75,7 @@ export function LabsPage() {
 
 /** What applies in the lab now, from its timetable: open with a profile, or closed. */
 export function Availability({ lab, timetable }: { lab: Lab; timetable?: LabTimetable }) {
-  const { t, formatDate } = useI18n();
+  const { t, tc, formatDate } = useI18n();
   const [loaded, setLoaded] = useState<LabTimetable | undefined>(undefined);
   useEffect(() => {
     if (timetable !== undefined) return;
@@ -94,7 +94,7 @@ export function Availability({ lab, timetable }: { lab: Lab; timetable?: LabTime
     return (
       <>
         <Label color="green" isCompact>
-          {t('open')}
+          {tc('lab state', 'open')}
         </Label>{' '}
         {now.until !== null
           ? t('{profile} until {time}', { profile: now.profile, time: formatDate(now.until) })
@@ -104,7 +104,7 @@ export function Availability({ lab, timetable }: { lab: Lab; timetable?: LabTime
   return (
     <>
       <Label color="grey" isCompact>
-        {t('closed')}
+        {tc('lab state', 'closed')}
       </Label>{' '}
       {now.opensAt !== null ? t('opens {time}', { time: formatDate(now.opensAt) }) : null}
     </>
