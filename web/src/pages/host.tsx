@@ -89,51 +89,37 @@ export function HostPage() {
         {host.loading && <Loading />}
         {host.data !== undefined && (
           <Grid hasGutter>
-            <GridItem lg={4} md={6}>
-              <Card isCompact>
-                <CardTitle>{t('CPU')}</CardTitle>
-                <CardBody>
-                  <LineChart
-                    title={t('CPU use of {host}', { host: name })}
-                    points={samples.map((s) => ({ at: s.at, value: s.cpuPercent }))}
-                    max={100}
-                    format={pct}
-                  />
-                </CardBody>
-              </Card>
-            </GridItem>
-            <GridItem lg={4} md={6}>
-              <Card isCompact>
-                <CardTitle>{t('Memory')}</CardTitle>
-                <CardBody>
-                  <LineChart
-                    title={t('Memory use of {host}', { host: name })}
-                    points={samples.map((s) => ({
-                      at: s.at,
-                      value: percent(s.memoryUsedMiB, s.memoryTotalMiB),
-                    }))}
-                    max={100}
-                    format={pct}
-                  />
-                </CardBody>
-              </Card>
-            </GridItem>
-            <GridItem lg={4} md={6}>
-              <Card isCompact>
-                <CardTitle>{t('Disk')}</CardTitle>
-                <CardBody>
-                  <LineChart
-                    title={t('Disk use of {host}', { host: name })}
-                    points={samples.map((s) => ({
-                      at: s.at,
-                      value: percent(s.diskUsedMiB, s.diskTotalMiB),
-                    }))}
-                    max={100}
-                    format={pct}
-                  />
-                </CardBody>
-              </Card>
-            </GridItem>
+            {[
+              {
+                label: t('CPU'),
+                title: t('CPU use of {host}', { host: name }),
+                value: (s: HostUsage) => s.cpuPercent,
+              },
+              {
+                label: t('Memory'),
+                title: t('Memory use of {host}', { host: name }),
+                value: (s: HostUsage) => percent(s.memoryUsedMiB, s.memoryTotalMiB),
+              },
+              {
+                label: t('Disk'),
+                title: t('Disk use of {host}', { host: name }),
+                value: (s: HostUsage) => percent(s.diskUsedMiB, s.diskTotalMiB),
+              },
+            ].map((chart) => (
+              <GridItem lg={4} md={6} key={chart.label}>
+                <Card isCompact>
+                  <CardTitle>{chart.label}</CardTitle>
+                  <CardBody>
+                    <LineChart
+                      title={chart.title}
+                      points={samples.map((s) => ({ at: s.at, value: chart.value(s) }))}
+                      max={100}
+                      format={pct}
+                    />
+                  </CardBody>
+                </Card>
+              </GridItem>
+            ))}
             <GridItem span={12}>
               <ProblemAlert error={metrics.error} />
               <Card isCompact>
