@@ -1,5 +1,5 @@
-// What the controller asks of a host. The in-process agent (LocalAgent) and, later, remote
-// agents over HTTP implement the same interface, so the controller cannot tell them apart:
+// What the controller asks of a host. The in-process agent (LocalAgent) and remote agents
+// over HTTPS (RemoteAgent, talking to `labvirt agent`) implement the same interface, so the controller cannot tell them apart:
 // plain data in and out (JSON-ready), and VMs named by the controller.
 import type { Duplex } from 'node:stream';
 
@@ -22,6 +22,11 @@ export interface HostReport {
   readonly gatewayAddress?: string | undefined;
   /** How the host's VMs reach the network (see HostNetwork). */
   readonly network?: HostNetwork | undefined;
+  /**
+   * Its image store is the controller's own (the in-process agent, or an agent given the
+   * shared-storage path): nothing is copied to it, and admin sessions may run here.
+   */
+  readonly sharedStore?: boolean | undefined;
 }
 
 /**
@@ -52,6 +57,18 @@ export interface DhcpHost {
 export interface ImageRef {
   readonly profileId: string;
   readonly versionId: string;
+}
+
+/** One layer of a version's image chain, and what its file must hash to. */
+export interface ImageLayer extends ImageRef {
+  readonly sha256: string;
+  readonly sizeBytes: number;
+}
+
+/** Fetches a version's file into the host's store from the controller's (image-fetcher.ts). */
+export interface LayerFetcher {
+  /** Resolves once the layer's file is in the store, whole and verified by its sha256. */
+  fetch(layer: ImageLayer): Promise<void>;
 }
 
 /** The protocols a terminal's client may speak to a VM. */
@@ -169,6 +186,18 @@ export interface HostUsage {
   readonly diskTotalMiB: number;
   /** VMs the agent runs now. */
   readonly vms: number;
+  /** Bytes received and sent by the host's network interfaces (loopback not counted), since boot. */
+  readonly netRxBytes?: number | undefined;
+  readonly netTxBytes?: number | undefined;
+  /** Each VM's use: CPU (share of one CPU, 0–100 per vCPU) since the previous sample, memory. */
+  readonly vmUsage?: readonly VmUsage[] | undefined;
+}
+
+/** What one VM uses, as its QEMU process does. */
+export interface VmUsage {
+  readonly name: string;
+  readonly cpuPercent: number;
+  readonly memoryMiB: number;
 }
 
 export interface HostAgent {
@@ -201,6 +230,14 @@ export interface HostAgent {
    * host without one (HostReport.network.dhcp false).
    */
   setDhcpHosts(hosts: readonly DhcpHost[]): Promise<void>;
+  /** The image versions the host's store holds. */
+  listImages(): Promise<ImageRef[]>;
+  /**
+   * Makes sure the host's store holds every layer of a version's chain (base first),
+   * fetching what is missing from the controller's image store, each checked by its sha256.
+   * Resolves with the versions it fetched; nothing partial is left when it fails.
+   */
+  ensureImage(layers: readonly ImageLayer[]): Promise<{ readonly fetched: readonly string[] }>;
   /** Tells `listener` of every VM that ends; returns the unsubscribe function. */
   onVmEnded(listener: (ended: VmEnded) => void): () => void;
   /** Stop watching (VMs keep running and are re-adopted on the next start). */

@@ -37,6 +37,9 @@ import type {
   HostNetwork,
   HostReport,
   HostUsage,
+  ImageLayer,
+  ImageRef,
+  LayerFetcher,
   StopRequest,
   VmEnded,
 } from './host-agent.js';
@@ -97,6 +100,15 @@ export interface LocalAgentOptions {
   readonly conntrack?: ConntrackReader | undefined;
   /** The accelerator VMs get: KVM when usable by default (tests of guests KVM cannot run). */
   readonly accel?: AccelRequest | undefined;
+  /** The host's name (this machine's host name by default). */
+  readonly name?: string | undefined;
+  /** How the controller reaches it: 'local' (in-process, the default) or the agent's URL. */
+  readonly address?: string | undefined;
+  /** The share of this machine LabVirt may use (all of it by default). */
+  readonly cpus?: number | undefined;
+  readonly memoryMiB?: number | undefined;
+  /** Fetches versions the store lacks; without it the store must be the controller's own. */
+  readonly fetcher?: LayerFetcher | undefined;
 }
 
 /** QEMU could not bind a forward's host port (it is QEMU_START_FAILED with its words). */
@@ -133,6 +145,8 @@ export class LocalAgent implements HostAgent {
   #dhcp: DnsmasqManager | undefined;
   #conntrack: ConntrackReader;
   #accel: AccelRequest;
+  #identity: Pick<LocalAgentOptions, 'name' | 'address' | 'cpus' | 'memoryMiB'>;
+  #fetcher: LayerFetcher | undefined;
   /** TAPs being removed after their VM ended: a new start of that VM waits for it. */
   #releasing = new Map<string, Promise<void>>();
   /** Starts in flight (name → MAC): not yet in the supervisor's names, yet taken. */
@@ -167,6 +181,8 @@ export class LocalAgent implements HostAgent {
         : undefined;
     this.#conntrack = options.conntrack ?? new ConntrackReader();
     this.#accel = options.accel ?? 'auto';
+    this.#identity = options;
+    this.#fetcher = options.fetcher;
     this.#events.setMaxListeners(0);
     supervisor.on('exit', this.#forward);
   }
@@ -200,17 +216,41 @@ export class LocalAgent implements HostAgent {
   }
 
   report(): Promise<HostReport> {
+    const identity = this.#identity;
     this.#report ??= (async () => ({
-      name: hostname(),
-      address: 'local',
-      cpus: cpus().length,
-      memoryMiB: Math.floor(totalmem() / 2 ** 20),
+      name: identity.name ?? hostname(),
+      address: identity.address ?? 'local',
+      cpus: Math.min(identity.cpus ?? Infinity, cpus().length),
+      memoryMiB: Math.min(identity.memoryMiB ?? Infinity, Math.floor(totalmem() / 2 ** 20)),
       qemu: await probeQemu(),
       kvm: await probeKvm(),
       gatewayAddress: this.#gatewayAddress,
       network: this.#network.network,
+      sharedStore: this.#fetcher === undefined,
     }))();
     return this.#report;
+  }
+
+  async listImages(): Promise<ImageRef[]> {
+    return (await this.#images?.list()) ?? [];
+  }
+
+  async ensureImage(layers: readonly ImageLayer[]): Promise<{ fetched: string[] }> {
+    const images = this.#images;
+    if (images === undefined) throw new Error('this agent has no image store');
+    const fetched: string[] = [];
+    for (const layer of layers) {
+      if (await exists(images.pathOf(layer))) continue;
+      if (this.#fetcher === undefined) {
+        throw new LabvirtError('IMAGE_MISSING_ON_HOST', {
+          host: (await this.report()).name,
+          version: layer.versionId,
+        });
+      }
+      await this.#fetcher.fetch(layer);
+      fetched.push(layer.versionId);
+    }
+    return { fetched };
   }
 
   usage(): Promise<HostUsage> {

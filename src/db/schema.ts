@@ -10,7 +10,9 @@ export type Flag = 0 | 1;
 /** An ISO-8601 UTC timestamp, e.g. '2024-05-01T12:00:00.000Z'. */
 export type Timestamp = string;
 
-export type HostState = 'online' | 'offline' | 'unavailable';
+/** pending: made by `host add`, waiting for its agent to join with the token. */
+export type HostState = 'pending' | 'online' | 'offline' | 'unavailable';
+export type PlacementPolicy = 'spread' | 'pack';
 export type DisplayProtocol = 'rdp' | 'vnc' | 'spice';
 export type AdminPolicy = 'shared' | 'exclusive';
 export type OutsideSlots = 'default' | 'closed';
@@ -31,6 +33,28 @@ export interface HostTable {
   last_seen_at: Timestamp | null;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** The agent's TLS certificate (PEM), pinned by the controllers (migration 0005). */
+  agent_certificate: Generated<string | null>;
+  /** sha256 (hex) of the secret the agent calls the controller with. */
+  agent_secret_hash: Generated<string | null>;
+  /** The secret the controllers call the agent with (bearer). */
+  controller_secret: Generated<string | null>;
+  /** sha256 (hex) of a pending host's one-time join token, and when it expires. */
+  join_token_hash: Generated<string | null>;
+  join_expires_at: Generated<Timestamp | null>;
+  /** Drained: no new VMs are placed here; running ones finish. */
+  maintenance: Generated<Flag>;
+  /** vCPUs of VMs per CPU of the host that placement allows. */
+  cpu_ratio: Generated<number>;
+  /** Its image store is the controller's (the local host, or a shared path): nothing is copied. */
+  shared_store: Generated<Flag>;
+}
+
+/** The image versions a host's store holds (migration 0005). */
+export interface HostImageTable {
+  host_id: string;
+  version_id: string;
+  created_at: Timestamp;
 }
 
 export interface ProfileTable {
@@ -78,6 +102,8 @@ export interface LabTable {
   outside_slots: Generated<OutsideSlots>;
   /** The IPv4 range its terminals' VMs get addresses from, 'FIRST-LAST'; null: none (0004). */
   address_pool: string | null;
+  /** How its VMs are placed on hosts (migration 0005). */
+  placement: Generated<PlacementPolicy>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -221,6 +247,7 @@ export interface AuditEventTable {
 
 export interface Database {
   hosts: HostTable;
+  host_images: HostImageTable;
   profiles: ProfileTable;
   versions: VersionTable;
   labs: LabTable;
@@ -242,6 +269,7 @@ export interface Database {
 export type Host = Selectable<HostTable>;
 export type NewHost = Insertable<HostTable>;
 export type HostUpdate = Updateable<HostTable>;
+export type HostImage = Selectable<HostImageTable>;
 export type Profile = Selectable<ProfileTable>;
 export type NewProfile = Insertable<ProfileTable>;
 export type ProfileUpdate = Updateable<ProfileTable>;

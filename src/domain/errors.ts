@@ -438,6 +438,64 @@ const catalogue = {
   DATABASE_UNAVAILABLE: { status: 503, message: 'the database cannot be reached: {detail}' },
   VM_STOP_FAILED: { status: 500, message: 'VM "{name}" did not stop: {detail}' },
 
+  // The cluster: enrolment of hosts, the agents' API, placement, image distribution
+  JOIN_TOKEN_INVALID: {
+    status: 401,
+    message:
+      'the join token is not valid (wrong, already used or expired): make a new one with labvirt host add',
+  },
+  HOST_IDENTITY_MISMATCH: {
+    status: 403,
+    message: 'this agent is enrolled as host "{enrolled}", not "{claimed}"',
+  },
+  AGENT_CREDENTIAL_INVALID: {
+    status: 401,
+    message: 'the agent credential is not valid (the host was removed, or never enrolled)',
+  },
+  AGENT_CERTIFICATE_MISMATCH: {
+    status: 502,
+    message: 'host "{host}" answered with a TLS certificate other than the one it enrolled with',
+  },
+  AGENT_UNREACHABLE: { status: 503, message: 'host "{host}" does not answer: {reason}' },
+  AGENT_REQUEST_FAILED: { status: 502, message: 'host "{host}" failed: {reason}' },
+  HOST_OFFLINE: { status: 503, message: 'host "{host}" is {state}: {reason}' },
+  HOST_EXISTS: { status: 409, message: 'a host named "{name}" already exists' },
+  HOST_NAME_INVALID: {
+    status: 400,
+    message: 'host name "{name}" is not valid: use 1-63 letters, digits, "." or "-"',
+  },
+  HOST_HAS_VMS: {
+    status: 409,
+    message: 'host "{host}" still runs {count} VMs: drain it and let them end first',
+  },
+  HOST_IS_LOCAL: {
+    status: 409,
+    message: 'host "{host}" is this controller’s own machine: it cannot be removed',
+  },
+  NO_HOST_AVAILABLE: {
+    status: 503,
+    message: 'no host can take this VM now: {reasons}',
+  },
+  NO_SHARED_STORE_HOST: {
+    status: 503,
+    message:
+      'admin sessions run on a host that shares the controller’s image store, and none is online',
+  },
+  IMAGE_MISSING_ON_HOST: {
+    status: 409,
+    message: 'host "{host}" does not have version {version} and cannot fetch it',
+  },
+  IMAGE_TRANSFER_CORRUPT: {
+    status: 502,
+    message:
+      'version {version} arrived with sha256 {actual}, not {expected}: the copy was discarded',
+  },
+  JOIN_INSECURE: {
+    status: 400,
+    message:
+      'joining over plain HTTP is only allowed to a controller on this machine (loopback): use an https:// URL',
+  },
+
   // Host network set-up (labvirt host network-setup)
   BRIDGE_ADDRESS_INVALID: {
     status: 400,

@@ -37,6 +37,8 @@ export function fakeAgent(
       throw new Error('the fake agent has no display');
     },
     resetVm: async () => undefined,
+    listImages: async () => [],
+    ensureImage: async () => ({ fetched: [] }),
     serialLog: async () => undefined,
     setDhcpHosts: async () => undefined,
     onVmEnded: () => () => undefined,

@@ -30,7 +30,16 @@ const columns = {
     last_seen_at: 1,
     created_at: 1,
     updated_at: 1,
+    agent_certificate: 1,
+    agent_secret_hash: 1,
+    controller_secret: 1,
+    join_token_hash: 1,
+    join_expires_at: 1,
+    maintenance: 1,
+    cpu_ratio: 1,
+    shared_store: 1,
   },
+  host_images: { host_id: 1, version_id: 1, created_at: 1 },
   profiles: {
     id: 1,
     name: 1,
@@ -70,6 +79,7 @@ const columns = {
     idle_minutes: 1,
     outside_slots: 1,
     address_pool: 1,
+    placement: 1,
     created_at: 1,
     updated_at: 1,
   },
@@ -311,7 +321,9 @@ for (const dialect of dialects) {
         await db.insertInto('vms').values([ended, active]).execute();
         const before = await db.selectFrom('vms').selectAll().orderBy('id').execute();
 
-        assert.deepEqual((await migrateToLatest(db)).applied, ['0004-networking']);
+        assert.deepEqual((await migrateToLatest(db, upTo('0004-networking'))).applied, [
+          '0004-networking',
+        ]);
         assert.deepEqual(await db.selectFrom('vms').selectAll().orderBy('id').execute(), before);
         const lab4 = await db.selectFrom('labs').select('address_pool').executeTakeFirstOrThrow();
         assert.equal(lab4.address_pool, null);
@@ -404,7 +416,9 @@ for (const dialect of dialects) {
             .execute(),
           (error: unknown) => isUniqueViolation(error),
         );
-        assert.deepEqual((await migrateToLatest(db)).applied, ['0004-networking']);
+        assert.deepEqual((await migrateToLatest(db, upTo('0004-networking'))).applied, [
+          '0004-networking',
+        ]);
       } finally {
         await database.drop();
       }

@@ -14,7 +14,13 @@ export type AuthRule =
    * Admins, and operators granted the lab this request is about. `lab` reads the lab's id
    * or name from the (validated) request; it runs after validation, so it may read the body.
    */
-  | { readonly access: 'lab'; readonly lab: LabResolver };
+  | { readonly access: 'lab'; readonly lab: LabResolver }
+  /**
+   * An enrolled host's agent: `Authorization: Bearer <its agent secret>` and
+   * `X-Labvirt-Host: <its host id>`, which must be the secret's host (else refused and
+   * logged). Sets request.agentHost. Only the /api/v1/agent/ routes use it.
+   */
+  | { readonly access: 'agent' };
 
 /** The lab (id or name) a request is about; undefined when it is about none. */
 export type LabResolver = (
@@ -27,6 +33,7 @@ export const rule = {
   operator: { access: 'role', role: 'operator' } as const,
   admin: { access: 'role', role: 'admin' } as const,
   lab: (lab: LabResolver): AuthRule => ({ access: 'lab', lab }),
+  agent: { access: 'agent' } as const,
 } satisfies Record<string, AuthRule | ((...args: never[]) => AuthRule)>;
 
 export function roleAtLeast(role: Role, minimum: Role): boolean {
@@ -51,5 +58,7 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal: Principal | undefined;
+    /** The host whose agent made the request (routes with rule.agent). */
+    agentHost: { readonly id: string; readonly name: string } | undefined;
   }
 }

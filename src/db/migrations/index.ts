@@ -6,12 +6,14 @@ import * as initial from './0001-initial.js';
 import * as profileDataDisks from './0002-profile-data-disks.js';
 import * as terminals from './0003-terminals.js';
 import * as networking from './0004-networking.js';
+import * as cluster from './0005-cluster.js';
 
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001-initial': initial,
   '0002-profile-data-disks': profileDataDisks,
   '0003-terminals': terminals,
   '0004-networking': networking,
+  '0005-cluster': cluster,
 };
 
 export function migrationProvider(
