@@ -1,5 +1,6 @@
 // buildApp(deps): the controller's HTTP application, without listening, so tests drive it
 // with inject() and the server command adds listen().
+import { X509Certificate } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -91,6 +92,11 @@ declare module 'fastify' {
   }
 }
 
+/** sha256 of a PEM certificate's DER, lowercase hex (what join tokens carry). */
+export function certSha256(pem: Buffer | string): string {
+  return new X509Certificate(pem).fingerprint256.replaceAll(':', '').toLowerCase();
+}
+
 export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? false,
@@ -125,6 +131,7 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
     log: (error, message) => app.log.error({ err: error }, message),
   });
   const ctx: RouteContext = {
+    controllerCertSha256: deps.https === undefined ? null : certSha256(deps.https.cert),
     db: deps.db,
     now,
     agents: deps.agents ?? [],

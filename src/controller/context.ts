@@ -41,6 +41,11 @@ export interface RouteContext {
   readonly events: EventBus;
   /** The hosts' recent use (samples of the last hour, in memory). */
   readonly metrics: HostMetrics;
+  /**
+   * sha256 (lowercase hex, of the DER) of the TLS certificate this controller serves, which
+   * join tokens carry so agents pin it; null when it serves plain HTTP.
+   */
+  readonly controllerCertSha256: string | null;
 }
 
 export function actorOf(request: FastifyRequest): Actor {

@@ -16,6 +16,8 @@ import { dhcpRoutes } from './dhcp.js';
 import { eventRoutes } from './events.js';
 import { consoleRoutes } from './console.js';
 import { i18nRoutes } from './i18n.js';
+import { agentRoutes } from './agent.js';
+import { agentImageRoutes } from './agent-images.js';
 
 /** Every route of /api/v1. */
 export async function apiRoutes(api: FastifyInstance, ctx: RouteContext): Promise<void> {
@@ -35,4 +37,6 @@ export async function apiRoutes(api: FastifyInstance, ctx: RouteContext): Promis
   eventRoutes(api, ctx);
   consoleRoutes(api, ctx);
   i18nRoutes(api, ctx);
+  agentRoutes(api, ctx);
+  agentImageRoutes(api, ctx);
 }
