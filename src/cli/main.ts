@@ -10,6 +10,7 @@ import {
   type Translator,
 } from '../i18n/translator.js';
 import { CliMessageError, EXIT_FAILURE, EXIT_USAGE } from './cli-error.js';
+import { agentCommand } from './commands/agent.js';
 import { cmdlineCommand } from './commands/cmdline.js';
 import { dhcpCommand } from './commands/dhcp.js';
 import { hostCommand } from './commands/host.js';
@@ -84,6 +85,7 @@ export function buildProgram(io: CliIo = processIo, options: MainOptions = {}): 
     profileCommand(ctx).addCommand(profileAdminCommand(ctx)),
     vmCommand(ctx),
     hostCommand(ctx),
+    agentCommand(ctx),
     cmdlineCommand(io, tr),
     runCommand(io, tr),
   ]) {

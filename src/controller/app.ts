@@ -42,6 +42,7 @@ import websocket from '@fastify/websocket';
 
 export const API_PREFIX = '/api/v1';
 import { VERSION } from './version.js';
+import { metricsRoutes } from './routes/metrics.js';
 
 export { VERSION };
 
@@ -249,6 +250,8 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
       terminalConfigRoutes(terminal, ctx, deps.terminalRateLimit ?? DEFAULT_TERMINAL_RATE_LIMIT),
     { prefix: '/terminal/v1' },
   );
+  // Prometheus scrapes /metrics at the root, where it looks by default.
+  await app.register(async (root) => metricsRoutes(root, ctx));
   await app.register(webConsole, { root: deps.webRoot });
   return app;
 }
