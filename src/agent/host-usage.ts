@@ -1,10 +1,14 @@
 // What a host is using now, read from Linux itself: CPU busy share between two readings of
-// /proc/stat, memory from /proc/meminfo (MemAvailable, as free(1) counts "used"), and the
-// file system of the agent's data from statfs. The parsers are pure, for golden tests.
+// /proc/stat, memory from /proc/meminfo (MemAvailable, as free(1) counts "used"), the
+// file system of the agent's data from statfs, network counters from /proc/net/dev, and
+// each VM's QEMU process from /proc/PID/stat and status. The parsers are pure, for golden
+// tests (here and in host-usage-parse.ts).
 import { readFile, statfs } from 'node:fs/promises';
 import type { StatsFs } from 'node:fs';
 import { dirname } from 'node:path';
-import type { HostUsage } from './host-agent.js';
+import { performance } from 'node:perf_hooks';
+import type { HostUsage, VmUsage } from './host-agent.js';
+import { parseNetDev, parsePidStat, parseVmRss, processCpuPercent } from './host-usage-parse.js';
 
 /** The aggregate "cpu" line of /proc/stat: jiffies busy and in all. */
 export interface CpuTimes {
@@ -55,27 +59,62 @@ async function statfsNearest(path: string): Promise<StatsFs> {
   }
 }
 
-/** Reads the host's use; keeps the last CPU reading so each sample covers the time since. */
+/** A VM's QEMU process at the previous reading: its CPU ticks then. */
+interface ProcessTimes {
+  readonly pid: number;
+  readonly ticks: number;
+}
+
+/** One VM's process now, or undefined when it is gone (ended between the listing and now). */
+async function readProcess(pid: number): Promise<{ ticks: number; memoryMiB: number } | undefined> {
+  try {
+    const [stat, status] = await Promise.all([
+      readFile(`/proc/${pid}/stat`, 'utf8'),
+      readFile(`/proc/${pid}/status`, 'utf8'),
+    ]);
+    return { ticks: parsePidStat(stat), memoryMiB: parseVmRss(status) };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Reads the host's use; keeps the last CPU readings (the host's and each VM process's) so
+ * each sample covers the time since.
+ */
 export class HostUsageReader {
   #previous: CpuTimes | undefined;
+  #previousVms = new Map<string, ProcessTimes>();
+  #previousAt = 0;
   readonly #dataDir: string;
   readonly #now: () => Date;
+  readonly #monotonicMs: () => number;
 
-  constructor(dataDir: string, now: () => Date = () => new Date()) {
+  constructor(
+    dataDir: string,
+    now: () => Date = () => new Date(),
+    monotonicMs: () => number = () => performance.now(),
+  ) {
     this.#dataDir = dataDir;
     this.#now = now;
+    this.#monotonicMs = monotonicMs;
   }
 
-  async read(vms: number): Promise<HostUsage> {
-    const [stat, meminfo, fs] = await Promise.all([
+  /** `vms`: the agent's running VMs, name → QEMU's pid. */
+  async read(vms: ReadonlyMap<string, number>): Promise<HostUsage> {
+    const [stat, meminfo, fs, netDev, vmUsage] = await Promise.all([
       readFile('/proc/stat', 'utf8'),
       readFile('/proc/meminfo', 'utf8'),
       statfsNearest(this.#dataDir),
+      readFile('/proc/net/dev', 'utf8'),
+      this.#readVms(vms),
     ]);
     const times = parseProcStat(stat);
     const cpu = this.#previous === undefined ? 0 : cpuPercent(this.#previous, times);
     this.#previous = times;
     const memory = parseMeminfo(meminfo);
+    const net = parseNetDev(netDev);
     const mib = (blocks: number): number => Math.floor((blocks * fs.bsize) / 2 ** 20);
     return {
       at: this.#now().toISOString(),
@@ -84,7 +123,35 @@ export class HostUsageReader {
       memoryTotalMiB: memory.totalMiB,
       diskUsedMiB: mib(fs.blocks - fs.bfree),
       diskTotalMiB: mib(fs.blocks),
-      vms,
+      vms: vms.size,
+      netRxBytes: net.rxBytes,
+      netTxBytes: net.txBytes,
+      vmUsage,
     };
+  }
+
+  async #readVms(vms: ReadonlyMap<string, number>): Promise<VmUsage[]> {
+    const at = this.#monotonicMs();
+    const elapsedMs = at - this.#previousAt;
+    const read = await Promise.all(
+      [...vms].map(async ([name, pid]) => ({ name, pid, now: await readProcess(pid) })),
+    );
+    const next = new Map<string, ProcessTimes>();
+    const usage: VmUsage[] = [];
+    for (const { name, pid, now } of read) {
+      if (now === undefined) continue;
+      next.set(name, { pid, ticks: now.ticks });
+      // A VM seen for the first time (or restarted under a new pid) has no interval yet.
+      const before = this.#previousVms.get(name);
+      const ticks = before?.pid === pid ? now.ticks - before.ticks : 0;
+      usage.push({
+        name,
+        cpuPercent: processCpuPercent(ticks, elapsedMs),
+        memoryMiB: now.memoryMiB,
+      });
+    }
+    this.#previousVms = next;
+    this.#previousAt = at;
+    return usage.sort((a, b) => a.name.localeCompare(b.name));
   }
 }

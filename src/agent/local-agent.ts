@@ -253,9 +253,15 @@ export class LocalAgent implements HostAgent {
     return { fetched };
   }
 
-  usage(): Promise<HostUsage> {
+  async usage(): Promise<HostUsage> {
     this.#usage ??= new HostUsageReader(this.#supervisor.runDir.root);
-    return this.#usage.read(this.#supervisor.names().length);
+    // Each running VM's QEMU pid, from its pidfile: no QMP round trip for a sample.
+    const pids = new Map<string, number>();
+    for (const name of this.#supervisor.names()) {
+      const pid = await this.#supervisor.runDir.readPid(name);
+      if (pid !== undefined) pids.set(name, pid);
+    }
+    return this.#usage.read(pids);
   }
 
   async listVms(): Promise<AgentVm[]> {

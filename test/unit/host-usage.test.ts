@@ -85,10 +85,18 @@ describe('parseMeminfo', () => {
 describe('HostUsageReader', () => {
   it('reads the disk of the nearest existing directory while the data directory is not made yet', async () => {
     const reader = new HostUsageReader(join(tmpdir(), 'labvirt-no-such-dir', 'run'));
-    const usage = await reader.read(3);
+    // Pids no process has: VMs that ended since the listing are counted, not measured.
+    const gone = new Map([
+      ['a', 2 ** 30 + 1],
+      ['b', 2 ** 30 + 2],
+      ['c', 2 ** 30 + 3],
+    ]);
+    const usage = await reader.read(gone);
     assert.ok(usage.diskTotalMiB > 0 && usage.diskUsedMiB <= usage.diskTotalMiB);
     assert.ok(usage.memoryTotalMiB > 0);
     assert.equal(usage.vms, 3);
     assert.equal(usage.cpuPercent, 0, 'the first reading has no interval to measure');
+    assert.deepEqual(usage.vmUsage, []);
+    assert.ok((usage.netRxBytes ?? -1) >= 0 && (usage.netTxBytes ?? -1) >= 0);
   });
 });

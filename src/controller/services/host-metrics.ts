@@ -1,9 +1,12 @@
-// What each host is using, over the last hour: every 10 s the controller asks each agent
-// for a sample (CPU, memory, disk, VMs), keeps 360 per host in memory (a restart forgets
-// them; an outside monitoring system keeps history) and publishes it as a `metrics` event.
+// What each host is using, over the last hour: every 10 s the controller asks each host's
+// agent for a sample (CPU, memory, disk, network, each VM's CPU and memory) and its VMs'
+// connections, keeps 360 samples per host in memory (a restart forgets them; an outside
+// monitoring system keeps history), adds the network rates since the previous sample and
+// publishes each as a `metrics` event. /metrics and the console read the latest from here.
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.js';
-import type { HostAgent, HostUsage } from '../../agent/host-agent.js';
+import type { HostAgent, HostUsage, VmUsage } from '../../agent/host-agent.js';
+import { bytesPerSecond } from '../../agent/host-usage-parse.js';
 import type { EventBus } from '../events/event-bus.js';
 import { registerHost } from './hosts.js';
 
@@ -11,23 +14,57 @@ export const METRICS_INTERVAL_MS = 10_000;
 /** An hour of samples at the default interval. */
 export const METRICS_KEPT = 360;
 
+/** A host's agent, by the host's id (AgentPool.entries()). */
+export interface HostAgentEntry {
+  readonly hostId: string;
+  readonly agent: HostAgent;
+}
+
 export interface HostMetricsDeps {
   readonly db: Kysely<Database>;
-  readonly agents: readonly HostAgent[];
+  /**
+   * The hosts to sample, asked again every round (hosts come and go): the pool's entries.
+   * A plain list of agents (a bare app, tests) finds each host's id by its report's name.
+   */
+  readonly agents: (() => Iterable<HostAgentEntry>) | readonly HostAgent[];
   readonly events: EventBus;
   readonly now: () => Date;
   readonly log?: (error: unknown, message: string) => void;
   readonly keep?: number;
 }
 
+/** A sample as kept: the agent's, and its network rates since the previous sample. */
+export interface HostSample extends HostUsage {
+  /** Bytes per second received and sent since the previous sample (absent on the first). */
+  readonly netRxBytesPerSecond?: number | undefined;
+  readonly netTxBytesPerSecond?: number | undefined;
+}
+
+/** One VM's use at the latest sample, and who was connected to it then. */
+export interface VmSample extends VmUsage {
+  readonly connections: number;
+}
+
+/** One VM's use over the samples kept, oldest first. */
+export interface VmPoint {
+  readonly at: string;
+  readonly cpuPercent: number;
+  readonly memoryMiB: number;
+}
+
 export class HostMetrics {
   readonly #deps: HostMetricsDeps;
   /** Samples per host id, oldest first. */
-  readonly #samples = new Map<string, HostUsage[]>();
-  /** Each agent's host id, looked up by its report's name once. */
+  readonly #samples = new Map<string, HostSample[]>();
+  /** Connections per VM name at the latest sample, per host id. */
+  readonly #connections = new Map<string, ReadonlyMap<string, number>>();
+  /** Each listed agent's host id, looked up by its report's name once. */
   readonly #hostIds = new Map<HostAgent, Promise<string>>();
+  /** Hosts whose sample is under way: a slow host does not hold up the others' rounds. */
+  readonly #inFlight = new Map<string | HostAgent, Promise<void>>();
+  /** Hosts whose last sample failed: logged once until one succeeds again. */
+  readonly #failing = new Set<string | HostAgent>();
   #timer: NodeJS.Timeout | undefined;
-  #round: Promise<void> | undefined;
   #intervalMs = METRICS_INTERVAL_MS;
 
   constructor(deps: HostMetricsDeps) {
@@ -42,9 +79,7 @@ export class HostMetrics {
   start(intervalMs = METRICS_INTERVAL_MS): void {
     if (this.#timer !== undefined) return;
     this.#intervalMs = intervalMs;
-    this.#timer = setInterval(() => {
-      if (this.#round === undefined) void this.sampleNow();
-    }, intervalMs);
+    this.#timer = setInterval(() => void this.sampleNow(), intervalMs);
     this.#timer.unref();
     void this.sampleNow();
   }
@@ -52,41 +87,107 @@ export class HostMetrics {
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     this.#timer = undefined;
-    await this.#round;
+    await Promise.all(this.#inFlight.values());
   }
 
-  /** One sample of every agent now (an agent that fails is logged and skipped). */
-  sampleNow(): Promise<void> {
-    const round = Promise.all(this.#deps.agents.map((agent) => this.#sample(agent))).then(
-      () => undefined,
-    );
-    this.#round = round;
-    void round.finally(() => {
-      if (this.#round === round) this.#round = undefined;
-    });
-    return round;
+  /**
+   * One sample of every host now (a host whose previous sample is still under way is not
+   * asked twice; a host that fails is logged and skipped). Resolves when all are in.
+   */
+  async sampleNow(): Promise<void> {
+    const agents = this.#deps.agents;
+    if (typeof agents !== 'function') {
+      await Promise.all(agents.map((agent) => this.#once(agent, () => this.#hostId(agent), agent)));
+      return;
+    }
+    const present = new Set<string>();
+    const rounds: Promise<void>[] = [];
+    for (const { hostId, agent } of agents()) {
+      present.add(hostId);
+      rounds.push(this.#once(hostId, async () => hostId, agent));
+    }
+    // A removed host's history goes with it.
+    for (const hostId of this.#samples.keys()) {
+      if (!present.has(hostId)) this.#forget(hostId);
+    }
+    await Promise.all(rounds);
   }
 
   /** The host's samples of the last hour, oldest first. */
-  samples(hostId: string): HostUsage[] {
+  samples(hostId: string): HostSample[] {
     return [...(this.#samples.get(hostId) ?? [])];
   }
 
-  latest(hostId: string): HostUsage | null {
+  latest(hostId: string): HostSample | null {
     return this.#samples.get(hostId)?.at(-1) ?? null;
   }
 
-  async #sample(agent: HostAgent): Promise<void> {
+  /** Each VM's use at the host's latest sample, with its connections then. */
+  vmUsage(hostId: string): VmSample[] {
+    const connections = this.#connections.get(hostId);
+    return (this.latest(hostId)?.vmUsage ?? []).map((vm) => ({
+      ...vm,
+      connections: connections?.get(vm.name) ?? 0,
+    }));
+  }
+
+  /** One VM's use over the host's samples kept, oldest first (only samples it was in). */
+  vmSeries(hostId: string, vm: string): VmPoint[] {
+    return this.samples(hostId).flatMap((sample) => {
+      const use = sample.vmUsage?.find((v) => v.name === vm);
+      return use === undefined
+        ? []
+        : [{ at: sample.at, cpuPercent: use.cpuPercent, memoryMiB: use.memoryMiB }];
+    });
+  }
+
+  #once(key: string | HostAgent, hostId: () => Promise<string>, agent: HostAgent): Promise<void> {
+    let pending = this.#inFlight.get(key);
+    if (pending === undefined) {
+      pending = this.#sample(key, hostId, agent).finally(() => this.#inFlight.delete(key));
+      this.#inFlight.set(key, pending);
+    }
+    return pending;
+  }
+
+  async #sample(
+    key: string | HostAgent,
+    hostIdOf: () => Promise<string>,
+    agent: HostAgent,
+  ): Promise<void> {
     try {
-      const [hostId, sample] = await Promise.all([this.#hostId(agent), agent.usage()]);
+      const [hostId, usage, vms] = await Promise.all([
+        hostIdOf(),
+        agent.usage(),
+        // Connections are a nicety of the sample: the sample stands without them.
+        agent.listVms().catch(() => undefined),
+      ]);
+      this.#failing.delete(key);
       let kept = this.#samples.get(hostId);
       if (kept === undefined) this.#samples.set(hostId, (kept = []));
+      const sample = withRates(usage, kept.at(-1));
       kept.push(sample);
       kept.splice(0, Math.max(0, kept.length - (this.#deps.keep ?? METRICS_KEPT)));
+      if (vms !== undefined) {
+        this.#connections.set(hostId, new Map(vms.map((vm) => [vm.name, vm.connections.length])));
+      }
       this.#deps.events.publish({ type: 'metrics', data: { host: hostId, sample } });
     } catch (error) {
-      this.#deps.log?.(error, 'sampling the host’s use failed');
+      // An offline host fails every 10 s: say so once, not 360 times an hour.
+      if (this.#failing.has(key)) return;
+      this.#failing.add(key);
+      const host = typeof key === 'string' ? key : 'a host';
+      this.#deps.log?.(
+        error,
+        `sampling the use of ${host} failed (not logged again until it works)`,
+      );
     }
+  }
+
+  #forget(hostId: string): void {
+    this.#samples.delete(hostId);
+    this.#connections.delete(hostId);
+    this.#failing.delete(hostId);
   }
 
   #hostId(agent: HostAgent): Promise<string> {
@@ -107,4 +208,17 @@ export class HostMetrics {
     }
     return id;
   }
+}
+
+/** The sample with its network rates since the previous one (the agents' own clocks). */
+function withRates(usage: HostUsage, previous: HostSample | undefined): HostSample {
+  const { netRxBytes, netTxBytes } = usage;
+  if (previous === undefined || netRxBytes === undefined || netTxBytes === undefined) return usage;
+  if (previous.netRxBytes === undefined || previous.netTxBytes === undefined) return usage;
+  const elapsedMs = Date.parse(usage.at) - Date.parse(previous.at);
+  return {
+    ...usage,
+    netRxBytesPerSecond: bytesPerSecond(previous.netRxBytes, netRxBytes, elapsedMs),
+    netTxBytesPerSecond: bytesPerSecond(previous.netTxBytes, netTxBytes, elapsedMs),
+  };
 }
