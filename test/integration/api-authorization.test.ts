@@ -34,6 +34,8 @@ function expectedPublic(route: RegisteredRoute): boolean {
     'POST /api/v1/auth/link',
     'GET /api/v1/health',
     'HEAD /api/v1/health',
+    // A new host's agent enrols: the one-time join token is the credential.
+    'POST /api/v1/agent/join',
     // The web console's files (its data comes from the API), and its catalogues, which the
     // login page needs before anyone is logged in.
     'GET /*',
@@ -56,79 +58,85 @@ function expectedPublic(route: RegisteredRoute): boolean {
  * Who may call each API route, as reviewed: a rule weakened by mistake (or a new route)
  * fails here until someone decides. HEAD follows GET.
  */
-const reviewedRules: Readonly<Record<string, 'public' | 'viewer' | 'operator' | 'admin' | 'lab'>> =
-  {
-    'POST /api/v1/auth/login': 'public',
-    'POST /api/v1/auth/tokens': 'public',
-    'POST /api/v1/auth/link': 'public',
-    'GET /api/v1/health': 'public',
-    'GET /api/v1/i18n': 'public', // the web console's catalogues, needed before log-in
-    'GET /api/v1/i18n/:locale': 'public',
-    'POST /api/v1/auth/logout': 'viewer',
-    'GET /api/v1/auth/me': 'viewer',
-    'GET /api/v1/auth/session': 'viewer',
-    'PATCH /api/v1/auth/me': 'viewer',
-    'GET /api/v1/auth/tokens': 'viewer',
-    'DELETE /api/v1/auth/tokens/:token': 'viewer',
-    'PUT /api/v1/users/:user/password': 'viewer', // their own; admins anyone's (in the handler)
-    'GET /api/v1/users': 'admin',
-    'POST /api/v1/users': 'admin',
-    'GET /api/v1/users/:user': 'admin',
-    'PATCH /api/v1/users/:user': 'admin',
-    'DELETE /api/v1/users/:user': 'admin',
-    'GET /api/v1/labs': 'viewer',
-    'GET /api/v1/labs/:lab': 'viewer',
-    'POST /api/v1/labs': 'admin',
-    'PATCH /api/v1/labs/:lab': 'admin',
-    'DELETE /api/v1/labs/:lab': 'admin',
-    'PUT /api/v1/labs/:lab/profiles': 'admin',
-    'GET /api/v1/labs/:lab/timetable': 'viewer',
-    'PUT /api/v1/labs/:lab/timetable': 'admin',
-    'PUT /api/v1/labs/:lab/subnets': 'admin',
-    'PUT /api/v1/labs/:lab/address-pool': 'admin',
-    // Who reads labs (their pools, terminals and addresses) may read what DHCP is told.
-    'GET /api/v1/dhcp/hosts': 'viewer',
-    'POST /api/v1/labs/:lab/start': 'lab',
-    'POST /api/v1/labs/:lab/stop': 'lab',
-    'GET /api/v1/terminals': 'viewer',
-    'GET /api/v1/terminals/:terminal': 'viewer',
-    'POST /api/v1/terminals': 'lab',
-    'PATCH /api/v1/terminals/:terminal': 'lab',
-    'DELETE /api/v1/terminals/:terminal': 'lab',
-    'POST /api/v1/terminals/:terminal/enrol': 'lab', // the lab it is enrolled into
-    'GET /api/v1/profiles': 'viewer',
-    'GET /api/v1/profiles/:profile': 'viewer',
-    'POST /api/v1/profiles': 'admin',
-    'PATCH /api/v1/profiles/:profile': 'admin',
-    'DELETE /api/v1/profiles/:profile': 'admin',
-    'GET /api/v1/profiles/:profile/versions': 'viewer',
-    'POST /api/v1/profiles/:profile/rollback': 'admin',
-    'DELETE /api/v1/profiles/:profile/versions/:version': 'admin',
-    'POST /api/v1/profiles/:profile/flatten': 'admin',
-    'POST /api/v1/profiles/:profile/import': 'admin',
-    'PUT /api/v1/profiles/:profile/upload': 'admin',
-    'POST /api/v1/profiles/:profile/clone': 'admin',
-    'GET /api/v1/jobs': 'viewer', // every job's target is a profile, which viewers see
-    'GET /api/v1/jobs/:job': 'viewer',
-    'GET /api/v1/hosts': 'viewer',
-    'GET /api/v1/hosts/:host': 'viewer',
-    'GET /api/v1/hosts/:host/metrics': 'viewer',
-    'GET /api/v1/events': 'viewer',
-    'GET /api/v1/vms': 'viewer',
-    'POST /api/v1/vms': 'operator',
-    'GET /api/v1/vms/:vm': 'viewer',
-    'POST /api/v1/vms/:vm/stop': 'operator', // the admin VM: admins only (in the handler)
-    'GET /api/v1/vms/:vm/serial': 'viewer',
-    'POST /api/v1/vms/:vm/reset': 'operator', // the admin VM: admins only (in the handler)
-    'POST /api/v1/vms/:vm/console': 'viewer', // the admin VM: admins only (in the handler)
-    'GET /api/v1/vms/:vm/console/ws': 'viewer', // and a ticket from POST …/console
-    'GET /api/v1/profiles/:profile/admin-session': 'viewer',
-    'POST /api/v1/profiles/:profile/admin-session': 'admin',
-    'POST /api/v1/profiles/:profile/admin-session/boot': 'admin',
-    'POST /api/v1/profiles/:profile/admin-session/publish': 'admin',
-    'POST /api/v1/profiles/:profile/admin-session/discard': 'admin',
-    'GET /api/v1/audit': 'admin',
-  };
+const reviewedRules: Readonly<
+  Record<string, 'public' | 'viewer' | 'operator' | 'admin' | 'lab' | 'agent'>
+> = {
+  'POST /api/v1/auth/login': 'public',
+  'POST /api/v1/auth/tokens': 'public',
+  'POST /api/v1/auth/link': 'public',
+  'GET /api/v1/health': 'public',
+  'GET /api/v1/i18n': 'public', // the web console's catalogues, needed before log-in
+  'GET /api/v1/i18n/:locale': 'public',
+  'POST /api/v1/auth/logout': 'viewer',
+  'GET /api/v1/auth/me': 'viewer',
+  'GET /api/v1/auth/session': 'viewer',
+  'PATCH /api/v1/auth/me': 'viewer',
+  'GET /api/v1/auth/tokens': 'viewer',
+  'DELETE /api/v1/auth/tokens/:token': 'viewer',
+  'PUT /api/v1/users/:user/password': 'viewer', // their own; admins anyone's (in the handler)
+  'GET /api/v1/users': 'admin',
+  'POST /api/v1/users': 'admin',
+  'GET /api/v1/users/:user': 'admin',
+  'PATCH /api/v1/users/:user': 'admin',
+  'DELETE /api/v1/users/:user': 'admin',
+  'GET /api/v1/labs': 'viewer',
+  'GET /api/v1/labs/:lab': 'viewer',
+  'POST /api/v1/labs': 'admin',
+  'PATCH /api/v1/labs/:lab': 'admin',
+  'DELETE /api/v1/labs/:lab': 'admin',
+  'PUT /api/v1/labs/:lab/profiles': 'admin',
+  'GET /api/v1/labs/:lab/timetable': 'viewer',
+  'PUT /api/v1/labs/:lab/timetable': 'admin',
+  'PUT /api/v1/labs/:lab/subnets': 'admin',
+  'PUT /api/v1/labs/:lab/address-pool': 'admin',
+  // Who reads labs (their pools, terminals and addresses) may read what DHCP is told.
+  'GET /api/v1/dhcp/hosts': 'viewer',
+  'POST /api/v1/labs/:lab/start': 'lab',
+  'POST /api/v1/labs/:lab/stop': 'lab',
+  'GET /api/v1/terminals': 'viewer',
+  'GET /api/v1/terminals/:terminal': 'viewer',
+  'POST /api/v1/terminals': 'lab',
+  'PATCH /api/v1/terminals/:terminal': 'lab',
+  'DELETE /api/v1/terminals/:terminal': 'lab',
+  'POST /api/v1/terminals/:terminal/enrol': 'lab', // the lab it is enrolled into
+  'GET /api/v1/profiles': 'viewer',
+  'GET /api/v1/profiles/:profile': 'viewer',
+  'POST /api/v1/profiles': 'admin',
+  'PATCH /api/v1/profiles/:profile': 'admin',
+  'DELETE /api/v1/profiles/:profile': 'admin',
+  'GET /api/v1/profiles/:profile/versions': 'viewer',
+  'POST /api/v1/profiles/:profile/rollback': 'admin',
+  'DELETE /api/v1/profiles/:profile/versions/:version': 'admin',
+  'POST /api/v1/profiles/:profile/flatten': 'admin',
+  'POST /api/v1/profiles/:profile/import': 'admin',
+  'PUT /api/v1/profiles/:profile/upload': 'admin',
+  'POST /api/v1/profiles/:profile/clone': 'admin',
+  'GET /api/v1/jobs': 'viewer', // every job's target is a profile, which viewers see
+  'GET /api/v1/jobs/:job': 'viewer',
+  'GET /api/v1/hosts': 'viewer',
+  'GET /api/v1/hosts/:host': 'viewer',
+  'GET /api/v1/hosts/:host/metrics': 'viewer',
+  'POST /api/v1/hosts': 'admin',
+  'PATCH /api/v1/hosts/:host': 'admin',
+  'DELETE /api/v1/hosts/:host': 'admin',
+  'POST /api/v1/agent/join': 'public', // the one-time join token is checked in the handler
+  'POST /api/v1/agent/hello': 'agent', // an enrolled host's agent secret, for its own id
+  'GET /api/v1/events': 'viewer',
+  'GET /api/v1/vms': 'viewer',
+  'POST /api/v1/vms': 'operator',
+  'GET /api/v1/vms/:vm': 'viewer',
+  'POST /api/v1/vms/:vm/stop': 'operator', // the admin VM: admins only (in the handler)
+  'GET /api/v1/vms/:vm/serial': 'viewer',
+  'POST /api/v1/vms/:vm/reset': 'operator', // the admin VM: admins only (in the handler)
+  'POST /api/v1/vms/:vm/console': 'viewer', // the admin VM: admins only (in the handler)
+  'GET /api/v1/vms/:vm/console/ws': 'viewer', // and a ticket from POST …/console
+  'GET /api/v1/profiles/:profile/admin-session': 'viewer',
+  'POST /api/v1/profiles/:profile/admin-session': 'admin',
+  'POST /api/v1/profiles/:profile/admin-session/boot': 'admin',
+  'POST /api/v1/profiles/:profile/admin-session/publish': 'admin',
+  'POST /api/v1/profiles/:profile/admin-session/discard': 'admin',
+  'GET /api/v1/audit': 'admin',
+};
 
 const hasBody = (route: RegisteredRoute) => route.schema?.body !== undefined;
 const describeRoute = (route: RegisteredRoute) => `${route.method} ${route.url}`;
@@ -195,7 +203,12 @@ for (const dialect of dialects) {
           if (route.method === 'HEAD') {
             assert.equal(response.statusCode, 401, describeRoute(route));
             assert.match(String(response.headers['content-type']), /problem\+json/);
-          } else problem(response, 401, 'AUTH_REQUIRED', describeRoute(route));
+          } else {
+            // The agents' routes take an agent's secret, not a user's: refused as such.
+            const code =
+              route.config.auth?.access === 'agent' ? 'AGENT_CREDENTIAL_INVALID' : 'AUTH_REQUIRED';
+            problem(response, 401, code, describeRoute(route));
+          }
           checked++;
         }
       }
@@ -217,7 +230,7 @@ for (const dialect of dialects) {
       let checked = 0;
       for (const route of routes()) {
         const auth = route.config.auth;
-        if (auth === undefined || auth.access === 'public') continue;
+        if (auth === undefined || auth.access === 'public' || auth.access === 'agent') continue;
         const minimum = auth.access === 'role' ? auth.role : 'operator';
         for (const role of roles) {
           if (roleAtLeast(role, minimum)) continue;
@@ -231,6 +244,18 @@ for (const dialect of dialects) {
         }
       }
       assert.ok(checked > 15, `${checked} refusals checked`);
+    });
+
+    it('no user of any role gets past an agent route: 401 AGENT_CREDENTIAL_INVALID', async () => {
+      const agentRoutes = routes().filter((route) => route.config.auth?.access === 'agent');
+      assert.ok(agentRoutes.length > 0);
+      for (const route of agentRoutes) {
+        for (const user of Object.values(f.users)) {
+          const response = await asUser(route, user);
+          if (route.method === 'HEAD') assert.equal(response.statusCode, 401);
+          else problem(response, 401, 'AGENT_CREDENTIAL_INVALID', describeRoute(route));
+        }
+      }
     });
 
     it('the rule’s role and those above it get past authorization', async () => {

@@ -15,7 +15,8 @@ import {
   SESSION_COOKIE,
 } from './principal.js';
 import { roleAtLeast, type AuthRule } from './rules.js';
-import { sameSecret } from './tokens.js';
+import { hashSecret, sameSecret } from './tokens.js';
+import { audit } from '../services/audit.js';
 
 export interface RegisteredRoute {
   readonly method: string;
@@ -50,6 +51,59 @@ async function hasLabGrant(db: Kysely<Database>, userId: string, lab: string): P
   return row !== undefined;
 }
 
+/**
+ * rule.agent: the bearer is an enrolled host's agent secret, and X-Labvirt-Host names that
+ * same host. Users' sessions and tokens never pass (nor do agent secrets pass user rules:
+ * they are looked up in different tables).
+ */
+async function authenticateAgent(
+  db: Kysely<Database>,
+  request: FastifyRequest,
+  now: Date,
+): Promise<void> {
+  const secret = bearerToken(request.headers.authorization);
+  const hash = secret === undefined ? undefined : hashSecret(secret);
+  const host =
+    hash === undefined
+      ? undefined
+      : await db
+          .selectFrom('hosts')
+          .select(['id', 'name', 'state', 'agent_secret_hash', 'agent_certificate'])
+          .where('agent_secret_hash', '=', hash)
+          .executeTakeFirst();
+  if (
+    hash === undefined ||
+    host?.agent_secret_hash == null ||
+    !sameSecret(host.agent_secret_hash, hash) ||
+    host.state === 'pending' ||
+    host.agent_certificate === null
+  ) {
+    request.log.warn(
+      {
+        source: request.ip,
+        url: request.url,
+        credential: secret === undefined ? 'none' : 'unknown',
+      },
+      'agent credential refused',
+    );
+    throw new LabvirtError('AGENT_CREDENTIAL_INVALID');
+  }
+  const header = request.headers['x-labvirt-host'];
+  const claimed = (typeof header === 'string' ? header : '').slice(0, 64);
+  if (claimed !== host.id) {
+    const facts = { enrolled: host.name, hostId: host.id, claimed, source: request.ip };
+    request.log.warn(facts, 'agent claimed another host’s identity');
+    await audit(
+      db,
+      { principal: undefined, source: request.ip },
+      { action: 'host.identity-refused', targetType: 'host', targetId: host.id, details: facts },
+      now,
+    );
+    throw new LabvirtError('HOST_IDENTITY_MISMATCH', { enrolled: host.name, claimed });
+  }
+  request.agentHost = { id: host.id, name: host.name };
+}
+
 /** For handlers that touch a second lab (moving a terminal): the same check as a 'lab' rule. */
 export async function assertLabAccess(
   db: Kysely<Database>,
@@ -67,6 +121,7 @@ export async function assertLabAccess(
 export const authPlugin = fp<AuthOptions>(async (app: FastifyInstance, options) => {
   const { db, now } = options;
   app.decorateRequest('principal', undefined);
+  app.decorateRequest('agentHost', undefined);
 
   // Checked once every plugin had its say (a wrapper may declare rules for a plugin's
   // routes in its own onRoute hook): a route without a rule stops the app from starting.
@@ -95,6 +150,7 @@ export const authPlugin = fp<AuthOptions>(async (app: FastifyInstance, options) 
 
   app.addHook('onRequest', async (request) => {
     const auth: AuthRule | undefined = request.routeOptions.config.auth;
+    if (auth?.access === 'agent') return authenticateAgent(db, request, now());
     const token = bearerToken(request.headers.authorization);
     const cookie = request.cookies[SESSION_COOKIE];
     if (token !== undefined) request.principal = await principalFromToken(db, token, now());

@@ -25,6 +25,9 @@ const Lab = Type.Object(
         description: 'the IPv4 range its terminals’ VMs get DHCP addresses from, FIRST-LAST',
       }),
     ),
+    placement: Type.Union([Type.Literal('spread'), Type.Literal('pack')], {
+      description: 'how its VMs are placed: spread over hosts, or packed onto few',
+    }),
     terminals: Type.Integer(),
     createdAt: Type.String(),
     updatedAt: Type.String(),
@@ -89,6 +92,11 @@ const LabFields = {
   description: Type.Optional(Description),
   timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   idleMinutes: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 1440 }))),
+  placement: Type.Optional(
+    Type.Union([Type.Literal('spread'), Type.Literal('pack')], {
+      description: 'spread its VMs over the hosts (the default) or pack them onto few',
+    }),
+  ),
 };
 const LabParams = Strict({ lab: Ref });
 

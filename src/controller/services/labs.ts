@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { PostgresAdapter, type Kysely, type Transaction } from 'kysely';
 import { LabvirtError } from '../../domain/errors.js';
-import type { Database, Lab, OutsideSlots } from '../../db/schema.js';
+import type { Database, Lab, OutsideSlots, PlacementPolicy } from '../../db/schema.js';
 import { audit, type Actor } from './audit.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { onlyOne } from './only-one.js';
@@ -21,6 +21,8 @@ export interface LabView {
   readonly subnets: string[];
   /** The IPv4 range its terminals' VMs get their DHCP addresses from ('FIRST-LAST'), if any. */
   readonly addressPool: string | null;
+  /** How its terminals' VMs are placed on hosts. */
+  readonly placement: PlacementPolicy;
   readonly terminals: number;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -31,6 +33,7 @@ export interface LabInput {
   readonly description?: string;
   readonly timezone?: string;
   readonly idleMinutes?: number | null;
+  readonly placement?: PlacementPolicy;
 }
 
 export function checkTimezone(timezone: string): string {
@@ -101,6 +104,7 @@ async function view(db: Kysely<Database>, labs: Lab[]): Promise<LabView[]> {
     outsideSlots: lab.outside_slots,
     subnets: subnets.filter((row) => row.lab_id === lab.id).map((row) => row.cidr),
     addressPool: lab.address_pool,
+    placement: lab.placement,
     terminals: Number(counts.find((row) => row.lab_id === lab.id)?.count ?? 0),
     createdAt: lab.created_at,
     updatedAt: lab.updated_at,
@@ -133,6 +137,7 @@ export async function createLab(
           description: input.description ?? '',
           timezone,
           idle_minutes: input.idleMinutes ?? null,
+          ...(input.placement !== undefined ? { placement: input.placement } : {}),
           default_profile_id: null,
           created_at: now.toISOString(),
           updated_at: now.toISOString(),
@@ -166,6 +171,7 @@ export async function updateLab(
     ...(input.description !== undefined ? { description: input.description } : {}),
     ...(input.timezone !== undefined ? { timezone: checkTimezone(input.timezone) } : {}),
     ...(input.idleMinutes !== undefined ? { idle_minutes: input.idleMinutes } : {}),
+    ...(input.placement !== undefined ? { placement: input.placement } : {}),
   };
   try {
     await db.transaction().execute(async (tx) => {
