@@ -490,6 +490,11 @@ const catalogue = {
     message:
       'version {version} arrived with sha256 {actual}, not {expected}: the copy was discarded',
   },
+  CONTROLLER_CERTIFICATE_MISMATCH: {
+    status: 502,
+    message:
+      'the controller at {url} presented a TLS certificate other than the pinned one (sha256 {actual}): join again with a fresh token if its certificate changed',
+  },
   JOIN_INSECURE: {
     status: 400,
     message:
