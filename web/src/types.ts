@@ -160,6 +160,19 @@ export interface HostUsage {
   diskUsedMiB: number;
   diskTotalMiB: number;
   vms: number;
+  /** Bytes received and sent by the host's interfaces since boot, and per second since the previous sample. */
+  netRxBytes?: number;
+  netTxBytes?: number;
+  netRxBytesPerSecond?: number;
+  netTxBytesPerSecond?: number;
+  /** Each VM's QEMU: CPU as a share of one CPU (0-100 per vCPU), resident memory. */
+  vmUsage?: VmUsage[];
+}
+
+export interface VmUsage {
+  name: string;
+  cpuPercent: number;
+  memoryMiB: number;
 }
 
 export interface Host {

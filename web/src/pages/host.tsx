@@ -1,5 +1,5 @@
-// /hosts/:id: a host's details, its resource use over the last hour (live), its VMs and a
-// link to its outside monitoring page.
+// /hosts/:id: a host's details, its resource use over the last hour (live), each VM's use
+// at the latest sample, its VMs and a link to its outside monitoring page.
 import { useEffect, useState } from 'react';
 import {
   Breadcrumb,
@@ -21,13 +21,23 @@ import { Link, useRoute } from '../router';
 import type { Host, HostMetrics, HostUsage, Terminal } from '../types';
 import { Empty, Loading } from './common/empty';
 import { PageTitle } from './common/page-title';
-import { percent } from './parts/usage';
+import { percent, useBytes } from './parts/usage';
 import { HostStateLabel, isActive } from './parts/states';
 import { useVms } from './parts/use-vms';
 import { VmTable } from './parts/vm-table';
+import { VmUsageTable } from './parts/vm-usage-table';
 
 /** An hour of samples at most, as the server keeps. */
 const KEEP = 360;
+
+/** One chart of the host's samples: a percentage unless it says its own scale and unit. */
+interface Chart {
+  label: string;
+  title: string;
+  value: (sample: HostUsage) => number | undefined;
+  max?: number;
+  format?: (value: number) => string;
+}
 
 export function HostPage() {
   const { t, formatNumber } = useI18n();
@@ -46,6 +56,14 @@ export function HostPage() {
   const name = host.data?.name ?? id;
   const mine = (vms ?? []).filter((vm) => vm.host === name && isActive(vm.state));
   const pct = (value: number) => t('{percent} %', { percent: formatNumber(Math.round(value)) });
+  const bytes = useBytes();
+  const rate = (value: number) => t('{amount}/s', { amount: bytes(value) });
+  // Both network charts share one scale (at least 1 KiB/s), so they compare at a glance.
+  const netMax = Math.max(
+    1024,
+    ...samples.map((s) => Math.max(s.netRxBytesPerSecond ?? 0, s.netTxBytesPerSecond ?? 0)),
+  );
+  const hasNet = samples.some((s) => s.netRxBytesPerSecond !== undefined);
   const monitoring = host.data?.monitoringUrl ?? null;
 
   return (
@@ -105,21 +123,54 @@ export function HostPage() {
                 title: t('Disk use of {host}', { host: name }),
                 value: (s: HostUsage) => percent(s.diskUsedMiB, s.diskTotalMiB),
               },
-            ].map((chart) => (
+              ...(hasNet
+                ? [
+                    {
+                      label: t('Received'),
+                      title: t('Network received by {host}', { host: name }),
+                      value: (s: HostUsage) => s.netRxBytesPerSecond,
+                      max: netMax,
+                      format: rate,
+                    },
+                    {
+                      label: t('Sent'),
+                      title: t('Network sent by {host}', { host: name }),
+                      value: (s: HostUsage) => s.netTxBytesPerSecond,
+                      max: netMax,
+                      format: rate,
+                    },
+                  ]
+                : []),
+            ].map((chart: Chart) => (
               <GridItem lg={4} md={6} key={chart.label}>
                 <Card isCompact>
                   <CardTitle>{chart.label}</CardTitle>
                   <CardBody>
                     <LineChart
                       title={chart.title}
-                      points={samples.map((s) => ({ at: s.at, value: chart.value(s) }))}
-                      max={100}
-                      format={pct}
+                      points={samples.flatMap((s) => {
+                        const value = chart.value(s);
+                        return value === undefined ? [] : [{ at: s.at, value }];
+                      })}
+                      max={chart.max ?? 100}
+                      format={chart.format ?? pct}
                     />
                   </CardBody>
                 </Card>
               </GridItem>
             ))}
+            <GridItem lg={hasNet ? 4 : 12} md={hasNet ? 6 : 12}>
+              <Card isCompact>
+                <CardTitle>{t('Use of each VM')}</CardTitle>
+                <CardBody>
+                  <VmUsageTable
+                    usage={samples.at(-1)?.vmUsage}
+                    vms={mine}
+                    label={t('VM use on {host}', { host: name })}
+                  />
+                </CardBody>
+              </Card>
+            </GridItem>
             <GridItem span={12}>
               <ProblemAlert error={metrics.error} />
               <Card isCompact>
