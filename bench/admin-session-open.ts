@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { LocalAgent } from '../src/agent/local-agent.js';
 import { localSupervisor } from '../src/agent/local-host.js';
 import { AdminSessionService } from '../src/controller/services/admin-sessions.js';
+import { AgentPool } from '../src/controller/agents/agent-pool.js';
 import { VmService } from '../src/controller/services/vms.js';
 import { migrateToLatest, openDatabase } from '../src/db/index.js';
 import { ImageStore } from '../src/images/image-store.js';
@@ -33,7 +34,9 @@ async function main(): Promise<void> {
   const store = new ImageStore({ root: join(dir, 'images'), importDirs: [importDir] });
   const supervisor = localSupervisor(join(dir, 'run'), { images: store });
   const { agent } = await LocalAgent.start(supervisor, { images: store });
-  const vms = new VmService({ db: database.db, agent, now: () => new Date(), stopGraceMs: 0 });
+  const now = () => new Date();
+  const agents = new AgentPool({ db: database.db, now, local: agent });
+  const vms = new VmService({ db: database.db, agents, now, stopGraceMs: 0 });
   const sessions = new AdminSessionService(vms, store, () => new Date());
   const rows: { label: string; open: number }[] = [];
   try {

@@ -22,7 +22,8 @@ import { SignInLinks } from './auth/sign-in-links.js';
 import { rule } from './auth/rules.js';
 import type { RouteContext } from './context.js';
 import { JobRegistry } from './services/jobs.js';
-import { VmService } from './services/vms.js';
+import { VmService, type ImageEnsurer } from './services/vms.js';
+import { AgentPool, type HostImages } from './agents/agent-pool.js';
 import { AdminSessionService } from './services/admin-sessions.js';
 import { TerminalVmService } from './services/terminal-vms.js';
 import { DhcpHostsPusher } from './services/dhcp-hosts.js';
@@ -48,7 +49,15 @@ export { VERSION };
 
 export interface ControllerDeps {
   readonly db: Kysely<Database>;
+  /**
+   * The hosts' agents (the server's, which it refreshes); without it the app makes one of
+   * `agents`' first, as this machine's in-process agent (a bare app, as tests build it).
+   */
+  readonly pool?: AgentPool;
+  /** Agents without a pool: the first is the local host's; DHCP entries go to all. */
   readonly agents?: readonly HostAgent[];
+  /** Copies versions to hosts before their VMs start there (image-distribution.ts). */
+  readonly imageDistribution?: ImageEnsurer & Partial<HostImages>;
   readonly now?: () => Date;
   /** Mark cookies Secure: on under TLS, and behind a TLS-terminating reverse proxy. */
   readonly secureCookies?: boolean;
@@ -86,6 +95,8 @@ declare module 'fastify' {
     events: EventBus;
     /** The hosts' use over the last hour: the server starts its sampling. */
     metrics: HostMetrics;
+    /** Every host's agent, by host id. */
+    agents: AgentPool;
   }
   interface FastifyRequest {
     /** The caller's language: their saved choice, else Accept-Language, else English. */
@@ -113,20 +124,30 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
     frameworkErrors: sendFrameworkProblem,
   }) as unknown as FastifyInstance;
   const now = deps.now ?? (() => new Date());
+  const log = (error: unknown, message: string) => app.log.error({ err: error }, message);
+  const pool = deps.pool ?? new AgentPool({ db: deps.db, now, log, local: deps.agents?.[0] });
+  // A bare app's agents are a fixed list (each found by its report's name when sampled).
+  const listed = deps.pool === undefined ? deps.agents : undefined;
+  let metrics: HostMetrics | undefined = undefined;
   const vms = new VmService({
     db: deps.db,
-    agent: deps.agents?.[0],
+    agents: pool,
     now,
-    log: (error, message) => app.log.error({ err: error }, message),
+    log,
+    images: deps.imageDistribution,
+    diskFreeMiB: (hostId) => {
+      const latest = metrics?.latest(hostId);
+      return latest === null || latest === undefined
+        ? null
+        : latest.diskTotalMiB - latest.diskUsedMiB;
+    },
     ...(deps.vmStopGraceMs === undefined ? {} : { stopGraceMs: deps.vmStopGraceMs }),
   });
-  const dhcp = new DhcpHostsPusher(deps.db, deps.agents ?? [], (error, message) =>
-    app.log.error({ err: error }, message),
-  );
+  const dhcp = new DhcpHostsPusher(deps.db, listed ?? (() => pool.online()), log);
   const events = deps.events ?? new EventBus();
-  const metrics = new HostMetrics({
+  metrics = new HostMetrics({
     db: deps.db,
-    agents: deps.agents ?? [],
+    agents: listed ?? (() => pool.entries()),
     events,
     now,
     log: (error, message) => app.log.error({ err: error }, message),
@@ -135,7 +156,7 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
     controllerCertSha256: deps.https === undefined ? null : certSha256(deps.https.cert),
     db: deps.db,
     now,
-    agents: deps.agents ?? [],
+    agents: pool,
     secureCookies: deps.secureCookies ?? deps.https !== undefined,
     loginLimiter: deps.loginLimiter ?? new LoginLimiter(),
     signInLinks: deps.signInLinks ?? new SignInLinks(deps.now ? { now: deps.now } : {}),
@@ -164,10 +185,19 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
   app.decorate('dhcp', dhcp);
   app.decorate('events', ctx.events);
   app.decorate('metrics', metrics);
+  app.decorate('agents', pool);
+  // The local host's agent is known by its host id before the first request needs it.
+  app.addHook('onReady', async () => {
+    await pool
+      .localHostId()
+      ?.catch((error: unknown) => log(error, 'the local agent did not report'));
+  });
   app.addHook('onClose', async () => {
-    await metrics.stop();
+    await metrics?.stop();
     await ctx.terminalVms.close();
+    await vms.settled();
     vms.close();
+    if (deps.pool === undefined) await pool.close();
   });
 
   app.decorateRequest('translator', function translatorOf(this: FastifyRequest) {

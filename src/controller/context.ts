@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { Actor } from './services/audit.js';
-import type { HostAgent } from '../agent/host-agent.js';
+import type { AgentPool } from './agents/agent-pool.js';
 import type { LoginLimiter } from './auth/login-limiter.js';
 import type { SignInLinks } from './auth/sign-in-links.js';
 import type { ImageStore } from '../images/image-store.js';
@@ -19,7 +19,8 @@ import type { HostMetrics } from './services/host-metrics.js';
 export interface RouteContext {
   readonly db: Kysely<Database>;
   readonly now: () => Date;
-  readonly agents: readonly HostAgent[];
+  /** Every host's agent, by host id (agentFor; online() for those reachable now). */
+  readonly agents: AgentPool;
   readonly secureCookies: boolean;
   readonly loginLimiter: LoginLimiter;
   /** One-time sign-in links (POST /auth/link), made by `labvirt server --demo`. */
@@ -30,7 +31,7 @@ export interface RouteContext {
   readonly isoDir: string | undefined;
   /** Long operations (import, flatten, full clone) and their progress. */
   readonly jobs: JobRegistry;
-  /** VMs of profiles on the agents (the first agent, for now). */
+  /** VMs of profiles on the hosts (each row names its host). */
   readonly vms: VmService;
   readonly adminSessions: AdminSessionService;
   /** The VMs serving terminals: assignment, lab start/stop, idle and timetable policy. */

@@ -1,5 +1,6 @@
 // `labvirt server` without the command line: opens and migrates the database, starts the
-// local host's agent in-process and registers the host, builds the app and listens.
+// local host's agent in-process and registers the host (unless noLocalHost), connects to
+// the enrolled hosts' agents (the pool, refreshed every 5 s), builds the app and listens.
 // Tests start it in-process; the CLI command adds flags, signals and log formatting.
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -17,8 +18,10 @@ import { shellJoin } from '../qemu/cmdline/shell-quote.js';
 import { ImageStore } from '../images/image-store.js';
 import type { AccelRequest } from '../qemu/cmdline/vm-spec.js';
 import type { SignInLinks } from './auth/sign-in-links.js';
+import type { Host } from '../db/schema.js';
 import { buildApp } from './app.js';
-import { registerHost } from './services/hosts.js';
+import { AgentPool, REFRESH_INTERVAL_MS, type HostImages } from './agents/agent-pool.js';
+import type { ImageEnsurer } from './services/vms.js';
 
 export interface ServerOptions {
   /** The data directory: the SQLite file (without a database URL) and the run directory. */
@@ -42,6 +45,14 @@ export interface ServerOptions {
   readonly overlayDir?: string | undefined;
   /** The host agent; the in-process LocalAgent on dataDir/run by default. */
   readonly startAgent?: () => Promise<{ agent: HostAgent; adopted: string[] }>;
+  /** No agent in-process: this controller runs no VM itself (one of several controllers). */
+  readonly noLocalHost?: boolean | undefined;
+  /** An enrolled host's agent from its row (RemoteAgent); none: only the local host. */
+  readonly connectAgent?: ((host: Host) => HostAgent) | undefined;
+  /** Copies versions to hosts that lack them (image-distribution.ts). */
+  readonly imageDistribution?: (ImageEnsurer & HostImages) | undefined;
+  /** How often the hosts are asked for their report (default 5 s). */
+  readonly refreshIntervalMs?: number | undefined;
   readonly now?: () => Date;
   /** Where images may be imported from (default: dataDir/import); uploads go to the first. */
   readonly importDirs?: readonly string[] | undefined;
@@ -76,14 +87,16 @@ export interface ServerOptions {
 export interface PreparedServer {
   readonly app: FastifyInstance;
   readonly database: LabvirtDb;
-  readonly hostId: string;
+  /** The local host's id; null with noLocalHost. */
+  readonly hostId: string | null;
 }
 
 export interface RunningServer {
   readonly url: string;
   readonly app: FastifyInstance;
   readonly database: LabvirtDb;
-  readonly hostId: string;
+  /** The local host's id; null with noLocalHost. */
+  readonly hostId: string | null;
   /** Stops listening, detaches the agent (VMs keep running) and closes the database. */
   close(): Promise<void>;
 }
@@ -122,34 +135,61 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   try {
     const images = await openImageStore(options);
-    const agentStarting = (
-      options.startAgent ??
-      (() =>
-        LocalAgent.start(
-          localSupervisor(join(options.dataDir, 'run'), {
-            overlayRoot: options.overlayDir,
-            images: images.store,
-          }),
-          {
-            images: images.store,
-            isoDir: images.isoDir,
-            gatewayBind: options.gateway?.bind,
-            gatewayAddress: options.gateway?.address,
-            gatewayPorts: options.gateway?.ports,
-            network: options.network,
-            accel: options.accel,
-          },
-        ))
-    )();
-    agentStarting.catch(() => undefined); // awaited below; this only marks it handled
+    const agentStarting =
+      options.noLocalHost === true
+        ? undefined
+        : (
+            options.startAgent ??
+            (() =>
+              LocalAgent.start(
+                localSupervisor(join(options.dataDir, 'run'), {
+                  overlayRoot: options.overlayDir,
+                  images: images.store,
+                }),
+                {
+                  images: images.store,
+                  isoDir: images.isoDir,
+                  gatewayBind: options.gateway?.bind,
+                  gatewayAddress: options.gateway?.address,
+                  gatewayPorts: options.gateway?.ports,
+                  network: options.network,
+                  accel: options.accel,
+                },
+              ))
+          )();
+    agentStarting?.catch(() => undefined); // awaited below; this only marks it handled
     // Close the agent even when something else fails first.
-    cleanups.push(async () => (await agentStarting).agent.close());
+    if (agentStarting !== undefined) cleanups.push(async () => (await agentStarting).agent.close());
     const { database, applied } = await openMigrated(
       options.databaseUrl,
       options.dataDir,
       tr.t('data directory'),
     );
     cleanups.push(() => database.close());
+    const local = await agentStarting;
+    // The app's logger exists only once the app does; the pool is made before it.
+    const appLog: { current?: FastifyInstance['log'] } = {};
+    const pool = new AgentPool({
+      db: database.db,
+      now,
+      log: (error, message) => appLog.current?.warn({ err: error }, message),
+      local: local?.agent,
+      connect: options.connectAgent,
+      images: options.imageDistribution,
+      onHostOnline: async (hostId) => {
+        const reconciled = await app.vms.reconcile(hostId);
+        appLog.current?.info(
+          { host: hostId, ...reconciled },
+          tr.t('VMs: {running} running as recorded, {ended} found ended, {unknown} not LabVirt’s', {
+            running: reconciled.running.length,
+            ended: reconciled.ended.length,
+            unknown: reconciled.unknown.length,
+          }),
+        );
+        await app.dhcp.push();
+      },
+    });
+    cleanups.push(() => pool.close());
     const app = await buildApp({
       images: images.store,
       isoDir: images.isoDir,
@@ -161,7 +201,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         : {}),
       ...(options.tls ? { https: { key: options.tls.key, cert: options.tls.cert } } : {}),
       secureCookies: options.secureCookies === true || options.tls !== undefined,
-      agents: [(await agentStarting).agent],
+      pool,
+      ...(options.imageDistribution === undefined
+        ? {}
+        : { imageDistribution: options.imageDistribution }),
       ...(options.signInLinks === undefined ? {} : { signInLinks: options.signInLinks }),
       ...(options.terminalRateLimit === undefined
         ? {}
@@ -169,6 +212,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
     cleanups.push(() => app.close());
     const log = app.log;
+    appLog.current = log;
     if (images.removed.length > 0) {
       log.warn(
         { removed: images.removed },
@@ -187,32 +231,43 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         : tr.t('database {database}: schema up to date', { database: database.description }),
     );
 
-    const { agent, adopted } = await agentStarting;
-    const report = await agent.report();
-    const hostId = await registerHost(database.db, report, now());
-    logHost(log, report, adopted, tr);
+    let hostId: string | null = null;
+    if (local !== undefined) {
+      const { agent, adopted } = local;
+      const report = await agent.report();
+      hostId = (await pool.localHostId()) ?? null;
+      logHost(log, report, adopted, tr);
+      if (report.qemu.available) {
+        // Invariant 5: the rows follow what the agent runs (none lost, none duplicated).
+        const reconciled = await app.vms.reconcile(hostId ?? undefined);
+        log.info(
+          reconciled,
+          tr.t('VMs: {running} running as recorded, {ended} found ended, {unknown} not LabVirt’s', {
+            running: reconciled.running.length,
+            ended: reconciled.ended.length,
+            unknown: reconciled.unknown.length,
+          }),
+        );
+      }
+    }
+    // The enrolled hosts: asked now and every 5 s; each that comes online is reconciled.
+    await pool.refresh();
+    const refresher = startScheduler(
+      () => pool.refresh(),
+      options.refreshIntervalMs ?? REFRESH_INTERVAL_MS,
+      (error) => log.error({ err: error }, tr.t('refreshing the hosts failed')),
+    );
+    cleanups.push(() => refresher.stop());
     // The hosts' use, every 10 s, for the web console (the app's close stops it).
     app.metrics.start();
-    // The agent's DHCP server (if it runs one) serves the addresses of the labs' pools.
+    // The agents' DHCP servers (where they run one) serve the addresses of the labs' pools.
     await app.dhcp.push();
-    if (report.qemu.available) {
-      // Invariant 5: the rows follow what the agent runs (none lost, none duplicated).
-      const reconciled = await app.vms.reconcile();
-      log.info(
-        reconciled,
-        tr.t('VMs: {running} running as recorded, {ended} found ended, {unknown} not LabVirt’s', {
-          running: reconciled.running.length,
-          ended: reconciled.ended.length,
-          unknown: reconciled.unknown.length,
-        }),
-      );
-      const scheduler = startScheduler(
-        () => app.terminalVms.tick(),
-        options.policyIntervalMs ?? 15_000,
-        (error) => log.error({ err: error }, tr.t('the idle and timetable policy failed')),
-      );
-      cleanups.push(() => scheduler.stop());
-    }
+    const scheduler = startScheduler(
+      () => app.terminalVms.tick(),
+      options.policyIntervalMs ?? 15_000,
+      (error) => log.error({ err: error }, tr.t('the idle and timetable policy failed')),
+    );
+    cleanups.push(() => scheduler.stop());
 
     await options.prepare?.({ app, database, hostId });
 

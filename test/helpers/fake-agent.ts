@@ -5,8 +5,9 @@ import type { AgentVm, DhcpHost, HostAgent, HostReport } from '../../src/agent/h
 export const fakeReport: HostReport = {
   name: 'test-host',
   address: 'local',
-  cpus: 1,
-  memoryMiB: 512,
+  // Room under placement for the load tests' hundreds of (pretended) VMs.
+  cpus: 256,
+  memoryMiB: 1024 * 1024,
   qemu: { available: true, version: '0' },
   kvm: { usable: true },
 };

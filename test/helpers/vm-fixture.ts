@@ -70,6 +70,14 @@ export async function vmFixture(
     ...deps,
   });
   let app = api.app;
+  // Tests start more small VMs at once than this machine's CPUs allow under the default
+  // vCPU ratio of placement: the local host may overcommit more here.
+  await app.agents.localHostId();
+  await api.database.db
+    .updateTable('hosts')
+    .set({ cpu_ratio: 64 })
+    .where('is_local', '=', 1)
+    .execute();
   const fixture: VmFixture = {
     ...api,
     dir,

@@ -38,7 +38,7 @@ for (const dialect of dialects) {
       // A short grace: a forced open may catch clients still in their BIOS, deaf to ACPI.
       f = await vmFixture(dialect, { vmStopGraceMs: 1_000 });
       p = await guestProfile(f, { mode: GuestMode.waitForPowerButton, policy: 'exclusive' });
-      await f.app.vms.hostId(); // registered once, so the first client start is not slower
+      await f.app.vms.readyToPlace(); // registered once, so the first client start is not slower
     });
     after(() => f?.close());
 

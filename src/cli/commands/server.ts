@@ -36,6 +36,8 @@ interface ServerFlags {
   taps?: string;
   dhcp?: boolean;
   demo?: boolean;
+  /** false with --no-local-host. */
+  localHost?: boolean;
 }
 
 /**
@@ -182,6 +184,10 @@ export function serverCommand(ctx: CliContext): Command {
     )
     .option('--dhcp', tr.t('run a DHCP server on the bridge for the labs’ address pools'))
     .option(
+      '--no-local-host',
+      tr.t('run no VM on this machine: only on enrolled hosts (for several controllers)'),
+    )
+    .option(
       '--demo',
       tr.t(
         'set up a demo (a profile of the small Linux guest, a lab with two terminals and their VMs) and print a one-time sign-in link',
@@ -218,6 +224,11 @@ export function serverCommand(ctx: CliContext): Command {
             }
           : undefined;
 
+      if (flags.demo === true && flags.localHost === false)
+        throw new LabvirtError('OPTION_INVALID', {
+          option: '--no-local-host',
+          reason: tr.t('the demo runs its VMs on this machine'),
+        });
       // Before the server starts: a guest that cannot be built has written nothing.
       const demo = flags.demo === true ? await startDemo(ctx, flags) : undefined;
       // Loaded here: the other commands start faster without the server's modules.
@@ -236,6 +247,7 @@ export function serverCommand(ctx: CliContext): Command {
         overlayDir: flags.overlayDir,
         gateway,
         network,
+        noLocalHost: flags.localHost === false,
         terminalRateLimit: gateway.rate,
         logger: {
           level: flags.logLevel,

@@ -72,7 +72,7 @@ export function consoleRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const principal = request.principal;
       if (principal === undefined) throw new LabvirtError('AUTH_REQUIRED');
       const row = await consoleVm(request, request.params.vm);
-      const live = await ctx.vms.agent().vm(row.name);
+      const live = await ctx.vms.agentOf(row).vm(row.name);
       if (live === undefined) throw new LabvirtError('VM_NOT_FOUND', { name: row.name });
       // No VNC password is ever handed out: a terminal's ticketed display gives the console
       // a password-less server of its own, on a socket only the host reaches (DisplaySpec).
@@ -149,7 +149,7 @@ export function consoleRoutes(app: FastifyInstance, ctx: RouteContext): void {
       socket.once('close', () => clearInterval(recheck));
       bridgeConsole(
         socket,
-        () => ctx.vms.agent().openDisplay(row.name),
+        () => ctx.vms.agentOf(row).openDisplay(row.name),
         new RfbClientFilter({ viewOnly: ticket.viewOnly }),
         {
           onProblem: (message, error) => log.info({ err: error }, message),

@@ -131,8 +131,7 @@ export class AdminSessionService {
         .executeTakeFirst(),
     );
     const store = this.#store();
-    const agent = this.#vms.agent();
-    const hostId = await this.#vms.hostId();
+    await this.#vms.readyToPlace();
     let toStop: Vm[] = [];
     let sessionId = '';
     let base = '';
@@ -165,6 +164,12 @@ export class AdminSessionService {
       }
       draft = { profileId: locked.id, versionId: randomUUID() };
       sessionId = randomUUID();
+      // Its draft is written in the controller's store: a host that shares it.
+      const hostId = await this.#vms.placeVm(tx, {
+        profile: locked,
+        versionId: baseVersionId,
+        admin: true,
+      });
       const vm = this.#vms.newRow(vmId, 'admin', locked, baseVersionId, hostId);
       await tx
         .insertInto('admin_sessions')
@@ -202,7 +207,7 @@ export class AdminSessionService {
       throw error;
     }
     try {
-      await this.#vms.launch(row, agent, { ...specOf(row, profile), image: draft, writes: 'keep' });
+      await this.#vms.launch(row, { ...specOf(row, profile), image: draft, writes: 'keep' });
     } catch (error) {
       await this.#undoOpen(sessionId, row, draft);
       throw error;
@@ -247,8 +252,7 @@ export class AdminSessionService {
     const profile = await findProfile(this.#vms.db, profileRef);
     const session = await this.#session(profile);
     await this.#refuseRunning(profile, session);
-    const agent = this.#vms.agent();
-    const hostId = await this.#vms.hostId();
+    await this.#vms.readyToPlace();
     const row = await this.#vms.insertVm(async (tx, vmId) => {
       const { locked, current } = await lockedSession(tx, profile.id, session.id);
       if (current.vm_id !== null) {
@@ -266,12 +270,17 @@ export class AdminSessionService {
         .set({ vm_id: vmId })
         .where('id', '=', session.id)
         .execute();
+      const hostId = await this.#vms.placeVm(tx, {
+        profile: locked,
+        versionId: current.base_version_id,
+        admin: true,
+      });
       return {
         row: this.#vms.newRow(vmId, 'admin', locked, current.base_version_id, hostId),
         audit: { action: 'admin-session.boot', details: { profile: locked.name } },
       };
     }, actor);
-    await this.#vms.launch(row, agent, {
+    await this.#vms.launch(row, {
       ...specOf(row, profile),
       image: this.#draftRef(session),
       writes: 'keep',

@@ -63,6 +63,9 @@ interface AgentSlot {
 /** How long a push waits for one agent before it goes on without it. */
 export const DHCP_PUSH_TIMEOUT_MS = 5000;
 
+/** The agents to give the entries to: a list, or asked each time (the pool's online hosts). */
+export type DhcpAgents = readonly HostAgent[] | (() => Iterable<{ readonly agent: HostAgent }>);
+
 /**
  * Gives every agent the current entries, after each change of addresses and at start.
  * Pushes run one after another (each reads the entries when its turn comes, so the last
@@ -73,16 +76,16 @@ export const DHCP_PUSH_TIMEOUT_MS = 5000;
  */
 export class DhcpHostsPusher {
   readonly #db: Kysely<Database>;
-  readonly #agents: readonly HostAgent[];
+  readonly #agents: DhcpAgents;
   readonly #log: (error: unknown, message: string) => void;
   readonly #timeoutMs: number;
   /** Per agent: a call to it is unanswered, and the entries to give it once it settles. */
-  readonly #slots: AgentSlot[];
+  readonly #slots = new Map<HostAgent, AgentSlot>();
   #queue: Promise<void> = Promise.resolve();
 
   constructor(
     db: Kysely<Database>,
-    agents: readonly HostAgent[],
+    agents: DhcpAgents,
     log: (error: unknown, message: string) => void,
     options: { readonly timeoutMs?: number } = {},
   ) {
@@ -90,7 +93,22 @@ export class DhcpHostsPusher {
     this.#agents = agents;
     this.#log = log;
     this.#timeoutMs = options.timeoutMs ?? DHCP_PUSH_TIMEOUT_MS;
-    this.#slots = agents.map((agent) => ({ agent, busy: false, next: undefined }));
+  }
+
+  /** The slots of the agents there now (a host that went away loses its slot). */
+  #current(): AgentSlot[] {
+    const agents =
+      typeof this.#agents === 'function'
+        ? [...this.#agents()].map((entry) => entry.agent)
+        : this.#agents;
+    const present = new Set(agents);
+    for (const agent of this.#slots.keys()) if (!present.has(agent)) this.#slots.delete(agent);
+    return agents.map((agent) => {
+      let slot = this.#slots.get(agent);
+      if (slot === undefined)
+        this.#slots.set(agent, (slot = { agent, busy: false, next: undefined }));
+      return slot;
+    });
   }
 
   /** Resolves once this push (and those before it) is done; never rejects. */
@@ -100,7 +118,8 @@ export class DhcpHostsPusher {
   }
 
   async #pushNow(): Promise<void> {
-    if (this.#agents.length === 0) return;
+    const slots = this.#current();
+    if (slots.length === 0) return;
     let hosts: DhcpHost[];
     try {
       hosts = (await listDhcpHosts(this.#db)).map(({ mac, ip, name }) => ({ mac, ip, name }));
@@ -109,7 +128,7 @@ export class DhcpHostsPusher {
       return;
     }
     await Promise.all(
-      this.#slots.map((slot) => {
+      slots.map((slot) => {
         if (!slot.busy) return this.#send(slot, hosts);
         slot.next = hosts; // given once the unanswered call settles, never before it
         return undefined;

@@ -11,7 +11,7 @@ import { audit, type Actor } from './audit.js';
 import { findLab } from './labs.js';
 import { LabNowCache } from './lab-now.js';
 import { identifyTerminal, type TerminalRequest } from './terminal-identity.js';
-import { ACTIVE_STATES, system, type VmService } from './vms.js';
+import { ACTIVE_STATES, system, terminalDisplay, type VmService } from './vms.js';
 
 /** How long a terminal's one-time display password is valid. */
 export const TICKET_TTL_SECONDS = 60;
@@ -97,8 +97,7 @@ export class TerminalVmService {
       return { status: 'starting', retryAfter: STARTING_RETRY_SECONDS };
     }
     if (vm.state !== 'running') return { status: 'starting', retryAfter: STARTING_RETRY_SECONDS };
-    const agent = this.#vms.agent();
-    const live = await agent.vm(vm.name);
+    const live = await this.#vms.agentOf(vm).vm(vm.name);
     if (live === undefined) return { status: 'starting', retryAfter: STARTING_RETRY_SECONDS };
     if (vm.profile_id !== profile.id && live.connections.length === 0) {
       // The timetable moved on and nobody uses this one: the terminal gets the new profile.
@@ -196,7 +195,7 @@ export class TerminalVmService {
       .where('vms.state', '=', 'running')
       .execute();
     if (rows.length === 0) return { idle: [], replaced: [] };
-    const live = new Map((await this.#vms.agent().listVms()).map((vm) => [vm.name, vm]));
+    const live = await this.#liveOf(rows);
     const labs = new Map<string, Profile | 'closed'>();
     const idle: string[] = [];
     const replaced: string[] = [];
@@ -226,6 +225,25 @@ export class TerminalVmService {
       }
     }
     return { idle, replaced };
+  }
+
+  /**
+   * What the online hosts of these rows run, by VM name (an offline host's VMs are left
+   * out: the policy waits for it to come back rather than ending them).
+   */
+  async #liveOf(rows: readonly Vm[]): Promise<Map<string, AgentVm>> {
+    const hosts = new Set(rows.map((row) => row.host_id));
+    const lists = await Promise.all(
+      [...hosts].map(async (hostId) => {
+        const agent = this.#vms.agents.onlineAgent(hostId);
+        if (agent === undefined) return [];
+        return agent.listVms().catch((error: unknown) => {
+          this.#log(error, 'listing a host’s VMs failed');
+          return [];
+        });
+      }),
+    );
+    return new Map(lists.flat().map((vm) => [vm.name, vm]));
   }
 
   async #profileName(vm: Vm): Promise<string> {
@@ -297,11 +315,7 @@ export class TerminalVmService {
             if ((await this.#activeVmOf(terminal.id, tx)) !== undefined) throw new TerminalServed();
           },
         },
-        display: {
-          protocol: profile.display,
-          guestPort: profile.guest_port ?? undefined,
-          ticketed: profile.display !== 'rdp',
-        },
+        display: terminalDisplay(profile),
       });
     } catch (error) {
       if (error instanceof TerminalServed) return undefined;
@@ -372,9 +386,11 @@ export class TerminalVmService {
     live: AgentVm,
     request: ConfigRequest,
   ): Promise<TerminalConfig> {
-    const agent: HostAgent = this.#vms.agent();
+    const agent: HostAgent = this.#vms.agentOf(vm);
     if (live.display === null) throw new LabvirtError('VM_NO_DISPLAY', { name: vm.name });
-    const report = await agent.report();
+    // Terminals reach the gateway of the VM's own host.
+    const report =
+      vm.host_id === null ? await agent.report() : await this.#vms.agents.reportOf(vm.host_id);
     const ticket = (await agent.ticket(vm.name, TICKET_TTL_SECONDS)) ?? null;
     const expires = new Date(request.now.getTime() + TICKET_TTL_SECONDS * 1000);
     return {

@@ -6,7 +6,7 @@
 // decides from rows (under a per-profile lock) holds for the processes too (invariant 3).
 // Ended rows stay (with their serial log) as a record; their terminal is let go.
 import { randomUUID } from 'node:crypto';
-import { PostgresAdapter, type Kysely, type Transaction } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type Transaction } from 'kysely';
 import type {
   AgentDisplaySpec,
   AgentVm,
@@ -21,9 +21,10 @@ import type { Database, Profile, Vm, VmKind } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { macFromUuid } from '../../qemu/cmdline/validate.js';
 import { terminalVmMac } from '../../domain/terminal-mac.js';
+import { formatRefusals, place, type PlacementPolicy } from '../../domain/placement.js';
+import type { AgentPool } from '../agents/agent-pool.js';
 import { audit, type Actor } from './audit.js';
 import { dataDisks, findProfile } from './profiles.js';
-import { registerHost } from './hosts.js';
 import { onlyOne } from './only-one.js';
 
 export const ACTIVE_STATES: readonly VmState[] = ['starting', 'running', 'stopping'];
@@ -70,27 +71,68 @@ export async function lockProfile(tx: Transaction<Database>, id: string): Promis
   return profile;
 }
 
+/**
+ * The cluster-wide lock of placement on PostgreSQL (any constant; 'LVPLACE' in ASCII):
+ * held to the end of the inserting transaction, so two controllers never place on what
+ * the other has not committed yet. SQLite's IMMEDIATE transactions serialize already.
+ */
+const PLACEMENT_LOCK = 0x4c56504c414345n;
+
+/** Makes sure a host's store holds a version before a VM of it starts (image-distribution.ts). */
+export interface ImageEnsurer {
+  ensureOn(hostId: string, agent: HostAgent, versionId: string): Promise<unknown>;
+}
+
 export interface VmServiceDeps {
   readonly db: Kysely<Database>;
-  readonly agent: HostAgent | undefined;
+  /** Every host's agent; a VM's row names its host. */
+  readonly agents: AgentPool;
   readonly now: () => Date;
   /** Where failures of background bookkeeping are told. */
   readonly log?: (error: unknown, message: string) => void;
   /** How long a stop waits for the guest to power down before quit. */
   readonly stopGraceMs?: number;
+  /** Copies a version to a host that lacks it before a VM of it starts there. */
+  readonly images?: ImageEnsurer | undefined;
+  /** A host's free disk by its latest sample (MiB), null when none (not checked). */
+  readonly diskFreeMiB?: ((hostId: string) => number | null) | undefined;
+}
+
+/** What the VM to place needs, and where it may go. */
+export interface PlacementNeeds {
+  readonly profile: Profile;
+  /** The version it boots (a host with it is preferred). */
+  readonly versionId: string | null;
+  /** The terminal it serves: its lab's placement policy applies. */
+  readonly terminalId?: string | undefined;
+  /** An admin VM: on a host that shares the controller's image store. */
+  readonly admin?: boolean | undefined;
 }
 
 /** How long a stop waits for the guest to power down by default. */
 export const STOP_GRACE_MS = 30_000;
 
+export interface ReconcileResult {
+  readonly running: string[];
+  readonly ended: string[];
+  readonly unknown: string[];
+  /** 'starting' rows whose VM was not there: launched again. */
+  readonly relaunched: string[];
+  /** VMs that ran though their row had ended: stopped. */
+  readonly stopped: string[];
+}
+
 export class VmService {
   readonly #deps: VmServiceDeps;
-  #hostId: Promise<string> | undefined;
+  /** Names of the VMs whose launch is under way here. */
+  readonly #launching = new Set<string>();
+  /** Starts reconcile began in the background. */
+  readonly #background = new Set<Promise<unknown>>();
   #unsubscribe: (() => void) | undefined;
 
   constructor(deps: VmServiceDeps) {
     this.#deps = deps;
-    this.#unsubscribe = deps.agent?.onVmEnded((ended) => {
+    this.#unsubscribe = deps.agents.onVmEnded((ended) => {
       this.markEnded(ended).catch((error: unknown) =>
         deps.log?.(error, `recording the end of VM ${ended.name} failed`),
       );
@@ -101,30 +143,129 @@ export class VmService {
     return this.#deps.db;
   }
 
-  agent(): HostAgent {
-    const agent = this.#deps.agent;
-    if (agent === undefined) {
+  get agents(): AgentPool {
+    return this.#deps.agents;
+  }
+
+  /** QEMU_NOT_INSTALLED when this controller has no agent at all (none in-process, none remote). */
+  #checkAgents(): void {
+    if (!this.#deps.agents.hasAgents) {
       throw new LabvirtError('QEMU_NOT_INSTALLED', {
         binary: 'qemu-system-x86_64',
         package: 'qemu-system-x86',
       });
     }
-    return agent;
   }
 
-  /** The host row of the agent (registered on first use if startup did not). */
-  hostId(): Promise<string> {
-    this.#hostId ??= (async () => {
-      const report = await this.agent().report();
-      const row = await this.db
-        .selectFrom('hosts')
-        .select('id')
-        .where('name', '=', report.name)
+  /** The agent of the host the VM's row names (HOST_OFFLINE when it is not reachable). */
+  agentOf(row: Pick<Vm, 'name' | 'state' | 'host_id'>): HostAgent {
+    this.#checkAgents();
+    return this.#deps.agents.agentFor(row.host_id);
+  }
+
+  /**
+   * Chooses the host of a new VM, inside the transaction that inserts its row: under the
+   * cluster-wide lock, from the hosts and what the active rows already take of them.
+   * NO_HOST_AVAILABLE (every host's reason) when none can take it.
+   */
+  async placeVm(tx: Transaction<Database>, needs: PlacementNeeds): Promise<string> {
+    if (tx.getExecutor().adapter instanceof PostgresAdapter) {
+      await sql`select pg_advisory_xact_lock(${sql.lit(PLACEMENT_LOCK.toString())}::bigint)`.execute(
+        tx,
+      );
+    }
+    const pool = this.#deps.agents;
+    const { profile } = needs;
+    const hosts = await tx
+      .selectFrom('hosts')
+      .selectAll()
+      .where('state', '!=', 'pending')
+      .execute();
+    const committed = new Map(
+      (
+        await tx
+          .selectFrom('vms')
+          .innerJoin('profiles', 'profiles.id', 'vms.profile_id')
+          .select((eb) => [
+            'vms.host_id',
+            eb.fn.sum<number | string>('profiles.memory_mib').as('memory'),
+            eb.fn.sum<number | string>('profiles.cpus').as('cpus'),
+            eb.fn.countAll<number | string>().as('count'),
+          ])
+          .where('vms.state', 'in', ACTIVE_STATES)
+          .groupBy('vms.host_id')
+          .execute()
+      ).map((row) => [
+        row.host_id,
+        { memoryMiB: Number(row.memory), vcpus: Number(row.cpus), vms: Number(row.count) },
+      ]),
+    );
+    const allowed = new Set(
+      (
+        await tx
+          .selectFrom('profile_hosts')
+          .select('host_id')
+          .where('profile_id', '=', profile.id)
+          .execute()
+      ).map((row) => row.host_id),
+    );
+    const held = new Set(
+      needs.versionId === null
+        ? []
+        : (
+            await tx
+              .selectFrom('host_images')
+              .select('host_id')
+              .where('version_id', '=', needs.versionId)
+              .execute()
+          ).map((row) => row.host_id),
+    );
+    let policy: PlacementPolicy = 'spread';
+    if (needs.terminalId !== undefined) {
+      const lab = await tx
+        .selectFrom('terminals')
+        .innerJoin('labs', 'labs.id', 'terminals.lab_id')
+        .select('labs.placement')
+        .where('terminals.id', '=', needs.terminalId)
         .executeTakeFirst();
-      return row?.id ?? registerHost(this.db, report, this.#deps.now());
-    })();
-    this.#hostId.catch(() => (this.#hostId = undefined));
-    return this.#hostId;
+      policy = lab?.placement ?? 'spread';
+    }
+    const candidates = hosts.map((host) => {
+      const sharedStore =
+        host.is_local === 1 || host.shared_store === 1 || pool.reportSharedStore(host.id);
+      return {
+        id: host.id,
+        name: host.name,
+        online: pool.isOnline(host.id),
+        maintenance: host.maintenance === 1,
+        cpus: host.cpus ?? 0,
+        memoryMiB: host.memory_mib ?? 0,
+        cpuRatio: host.cpu_ratio,
+        diskFreeMiB: this.#deps.diskFreeMiB?.(host.id) ?? null,
+        sharedStore,
+        allowed: allowed.size === 0 || allowed.has(host.id),
+        hasImage: sharedStore || held.has(host.id),
+        committed: committed.get(host.id) ?? { memoryMiB: 0, vcpus: 0, vms: 0 },
+      };
+    });
+    const placement = place(candidates, {
+      memoryMiB: profile.memory_mib,
+      cpus: profile.cpus,
+      diskMiB: dataDisks(profile.data_disks).reduce((sum, disk) => sum + disk.sizeMiB, 0),
+      policy,
+      needsSharedStore: needs.admin === true,
+    });
+    if (placement.ok) return placement.host.id;
+    if (needs.admin === true && placement.reasons.every((r) => r.reason === 'no-shared-store')) {
+      throw new LabvirtError('NO_SHARED_STORE_HOST');
+    }
+    throw new LabvirtError('NO_HOST_AVAILABLE', { reasons: formatRefusals(placement.reasons) });
+  }
+
+  /** Before a VM is placed: the agents are there, and the local host is registered. */
+  async readyToPlace(): Promise<void> {
+    this.#checkAgents();
+    await this.#deps.agents.localHostId();
   }
 
   close(): void {
@@ -143,8 +284,7 @@ export class VmService {
     else if (filter.state !== undefined) query = query.where('state', '=', filter.state);
     if (filter.kind !== undefined) query = query.where('kind', '=', filter.kind);
     const rows = await query.orderBy('created_at').orderBy('name').execute();
-    const live = await this.#liveVms(rows.some((row) => !isFinal(row.state as VmState)));
-    return this.#views(rows, live);
+    return this.#views(rows, await this.#liveVms(rows));
   }
 
   async find(ref: string): Promise<Vm> {
@@ -159,15 +299,14 @@ export class VmService {
 
   async view(ref: string): Promise<VmView> {
     const row = await this.find(ref);
-    const live = isFinal(row.state as VmState)
-      ? new Map<string, AgentVm>()
-      : await this.#liveVms(true, row.name);
-    return onlyOne(await this.#views([row], live));
+    return onlyOne(await this.#views([row], await this.#liveVms([row])));
   }
 
   async serial(ref: string): Promise<string> {
     const row = await this.find(ref);
-    return (await this.agent().serialLog(row.name)) ?? '';
+    // An ended VM's log stays on its host; an offline host's is not there to read.
+    const agent = this.#deps.agents.onlineAgent(row.host_id);
+    return (await agent?.serialLog(row.name)) ?? '';
   }
 
   /** A client VM of the profile's published version; resolves once it runs. */
@@ -199,14 +338,18 @@ export class VmService {
   ): Promise<{ row: Vm; launched: Promise<void> }> {
     const profile = await findProfile(this.db, profileRef);
     await this.#checkClientMayStart(this.db, profile); // before anything else is needed
-    const agent = this.agent();
-    const hostId = await this.hostId();
+    await this.readyToPlace();
     let versionId = '';
     const { terminal } = options;
     const row = await this.insertVm(async (tx, id) => {
       await terminal?.decide(tx);
       const locked = await lockProfile(tx, profile.id);
       versionId = await this.#checkClientMayStart(tx, locked);
+      const hostId = await this.placeVm(tx, {
+        profile: locked,
+        versionId,
+        terminalId: terminal?.id,
+      });
       const details: Record<string, unknown> = { profile: locked.name, version: versionId };
       if (terminal !== undefined) details['terminal'] = terminal.mac;
       return {
@@ -220,7 +363,7 @@ export class VmService {
         audit: { action: 'vm.start', details },
       };
     }, actor);
-    const launched = this.launch(row, agent, {
+    const launched = this.launch(row, {
       ...specOf(row, profile),
       ...(terminal?.address === undefined ? {} : { address: terminal.address }),
       image: { profileId: profile.id, versionId },
@@ -316,12 +459,26 @@ export class VmService {
   }
 
   /**
-   * Asks the agent to start the VM of a 'starting' row; the row becomes 'running', or
-   * 'failed' when it did not start (the agent leaves nothing running then).
+   * Asks the agent of the row's host to start the VM of a 'starting' row (a client's
+   * version copied there first when it lacks it); the row becomes 'running', or 'failed'
+   * when it did not start (the agent leaves nothing running then).
    */
-  async launch(row: Vm, agent: HostAgent, spec: AgentVmSpec): Promise<void> {
+  async launch(row: Vm, spec: AgentVmSpec): Promise<void> {
+    this.#launching.add(row.name);
     try {
-      await agent.startVm(spec);
+      await this.#launch(row, spec);
+    } finally {
+      this.#launching.delete(row.name);
+    }
+  }
+
+  async #launch(row: Vm, spec: AgentVmSpec): Promise<void> {
+    try {
+      const agent = this.agentOf(row);
+      if (spec.writes === 'discard' && row.host_id !== null) {
+        await this.#deps.images?.ensureOn(row.host_id, agent, spec.image.versionId);
+      }
+      await startOrFind(agent, spec);
     } catch (error) {
       await this.#setState(row.name, 'starting', { type: 'start-failed' });
       // Ended rows serve no terminal (vms.terminal_id is unique among all rows).
@@ -349,7 +506,7 @@ export class VmService {
   }
 
   async stopRow(row: Vm, actor: Actor, options: { force?: boolean } = {}): Promise<void> {
-    const agent = this.agent();
+    const agent = this.agentOf(row);
     if (row.state === 'starting' || isFinal(row.state as VmState)) {
       throw new LabvirtError('VM_NOT_RUNNING', { name: row.name, state: row.state });
     }
@@ -386,10 +543,10 @@ export class VmService {
    */
   async reset(ref: string, actor: Actor): Promise<VmView> {
     const row = await this.find(ref);
-    const agent = this.agent();
     if (row.state !== 'running') {
       throw new LabvirtError('VM_NOT_RUNNING', { name: row.name, state: row.state });
     }
+    const agent = this.agentOf(row);
     await audit(
       this.db,
       actor,
@@ -447,26 +604,44 @@ export class VmService {
   }
 
   /**
-   * At start: the rows of this host that say a VM is active are checked against what the
-   * agent runs. A row whose VM is gone is ended; a row still 'starting' whose VM runs is
-   * running. VMs the agent runs without a row are left alone (a manual VM, say) and listed.
+   * When a host comes online (and at start for the local one): its rows that say a VM is
+   * active are checked against what its agent runs. A 'starting' client row whose VM is
+   * not there is launched again (a controller that died mid-start; a start is idempotent
+   * by name); a 'starting' row whose VM runs is running; a running row whose VM is gone
+   * is ended. A VM whose row has ended is stopped. VMs the agent runs without a row are
+   * left alone (a manual VM, say) and listed.
    */
-  async reconcile(): Promise<{ running: string[]; ended: string[]; unknown: string[] }> {
-    const hostId = await this.hostId();
-    const live = await this.agent().listVms();
+  async reconcile(hostId?: string): Promise<ReconcileResult> {
+    const host = hostId ?? (await this.#deps.agents.localHostId());
+    const result: ReconcileResult = {
+      running: [],
+      ended: [],
+      unknown: [],
+      relaunched: [],
+      stopped: [],
+    };
+    if (host === undefined) return result;
+    const agent = this.#deps.agents.agentFor(host);
+    const live = await agent.listVms();
     const names = new Set(live.map((vm) => vm.name));
     const rows = await this.db
       .selectFrom('vms')
       .selectAll()
-      .where('host_id', '=', hostId)
+      .where('host_id', '=', host)
       .where('state', 'in', ACTIVE_STATES)
       .execute();
-    const running: string[] = [];
-    const ended: string[] = [];
     for (const row of rows) {
       if (names.has(row.name)) {
         if (row.state === 'starting') await this.#setState(row.name, 'starting', { type: 'ready' });
-        running.push(row.name);
+        result.running.push(row.name);
+      } else if (this.#launching.has(row.name)) {
+        result.running.push(row.name); // its start is under way here
+      } else if (row.state === 'starting' && row.kind === 'client') {
+        result.relaunched.push(row.name);
+        this.#track(
+          this.#clientSpec(row).then((spec) => this.launch(row, spec)),
+          `starting VM ${row.name} again failed`,
+        );
       } else {
         await this.markEnded({
           name: row.name,
@@ -474,12 +649,71 @@ export class VmService {
           reason: 'gone',
           stopMethod: undefined,
         });
-        ended.push(row.name);
+        result.ended.push(row.name);
       }
     }
     const known = new Set(rows.map((row) => row.name));
-    const unknown = live.map((vm) => vm.name).filter((name) => !known.has(name));
-    return { running, ended, unknown };
+    const others = live.map((vm) => vm.name).filter((name) => !known.has(name));
+    const endedRows =
+      others.length === 0
+        ? []
+        : await this.db
+            .selectFrom('vms')
+            .select('name')
+            .where('name', 'in', others)
+            .where('state', 'not in', ACTIVE_STATES)
+            .execute();
+    const toStop = new Set(endedRows.map((row) => row.name));
+    for (const name of others) {
+      if (!toStop.has(name)) {
+        result.unknown.push(name);
+        continue;
+      }
+      // Its row ended (stopped through another controller while this host was away).
+      await agent.stopVm(name, { graceMs: 0 }).catch((error: unknown) => {
+        if (!(error instanceof LabvirtError && error.code === 'VM_NOT_FOUND')) throw error;
+      });
+      result.stopped.push(name);
+    }
+    return result;
+  }
+
+  /** The spec a client VM's row was launched with, made again from its row. */
+  async #clientSpec(row: Vm): Promise<AgentVmSpec> {
+    if (row.profile_id === null || row.version_id === null) {
+      throw new LabvirtError('VM_NOT_RUNNING', { name: row.name, state: row.state });
+    }
+    const profile = await this.db
+      .selectFrom('profiles')
+      .selectAll()
+      .where('id', '=', row.profile_id)
+      .executeTakeFirstOrThrow();
+    const address =
+      row.terminal_id === null
+        ? undefined
+        : await this.db
+            .selectFrom('terminal_addresses')
+            .select('ip')
+            .where('terminal_id', '=', row.terminal_id)
+            .executeTakeFirst();
+    return {
+      ...specOf(row, profile),
+      ...(address === undefined ? {} : { address: address.ip }),
+      image: { profileId: profile.id, versionId: row.version_id },
+      writes: 'discard',
+      ...(row.terminal_id === null ? {} : { display: terminalDisplay(profile) }),
+    };
+  }
+
+  #track(work: Promise<unknown>, message: string): void {
+    const tracked = work.catch((error: unknown) => this.#deps.log?.(error, message));
+    this.#background.add(tracked);
+    void tracked.finally(() => this.#background.delete(tracked));
+  }
+
+  /** Waits for the starts reconcile began (tests; close). */
+  async settled(): Promise<void> {
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
   }
 
   async #setState(name: string, from: VmState, event: Parameters<typeof nextVmState>[1]) {
@@ -491,14 +725,34 @@ export class VmService {
       .execute();
   }
 
-  async #liveVms(needed: boolean, name?: string): Promise<Map<string, AgentVm>> {
-    const agent = this.#deps.agent;
-    if (!needed || agent === undefined) return new Map();
-    if (name !== undefined) {
-      const vm = await agent.vm(name);
-      return new Map(vm === undefined ? [] : [[name, vm]]);
+  /**
+   * What the agents run, by VM name: of the rows' hosts that are online (an offline host's
+   * VMs are listed from their rows alone), or of the one VM's host.
+   */
+  async #liveVms(rows: readonly Vm[]): Promise<Map<string, AgentVm>> {
+    const pool = this.#deps.agents;
+    await pool.localHostId()?.catch(() => undefined); // known to the pool before it is asked
+    const active = rows.filter((row) => !isFinal(row.state as VmState));
+    const [only] = active;
+    if (only !== undefined && active.length === 1 && rows.length === 1) {
+      const vm = await pool.onlineAgent(only.host_id)?.vm(only.name);
+      return new Map(vm === undefined ? [] : [[only.name, vm]]);
     }
-    return new Map((await agent.listVms()).map((vm) => [vm.name, vm]));
+    const hosts = new Set(active.map((row) => row.host_id));
+    const lists = await Promise.all(
+      [...hosts].map(async (hostId) => {
+        const agent = pool.onlineAgent(hostId);
+        if (agent === undefined) return [];
+        try {
+          return await agent.listVms();
+        } catch (error) {
+          // One host not answering does not hide the others' VMs.
+          this.#deps.log?.(error, 'listing a host’s VMs failed');
+          return [];
+        }
+      }),
+    );
+    return new Map(lists.flat().map((vm) => [vm.name, vm]));
   }
 
   async #views(rows: readonly Vm[], live: ReadonlyMap<string, AgentVm>): Promise<VmView[]> {
@@ -563,4 +817,28 @@ export function specOf(row: Vm, profile: Profile): Omit<AgentVmSpec, 'image' | '
     ...(profile.cdrom === null ? {} : { cdrom: profile.cdrom }),
     dataDisks: dataDisks(profile.data_disks).map((disk) => ({ sizeMiB: disk.sizeMiB })),
   };
+}
+
+/** The display a terminal's VM gives its terminal (the profile's protocol). */
+export function terminalDisplay(profile: Profile): AgentDisplaySpec {
+  return {
+    protocol: profile.display,
+    guestPort: profile.guest_port ?? undefined,
+    ticketed: profile.display !== 'rdp',
+  };
+}
+
+/**
+ * Starts the VM, or finds it running already with the same uuid (a start again after a
+ * controller's restart, or of a start in flight elsewhere): idempotent by name.
+ */
+async function startOrFind(agent: HostAgent, spec: AgentVmSpec): Promise<AgentVm> {
+  try {
+    return await agent.startVm(spec);
+  } catch (error) {
+    if (!(error instanceof LabvirtError && error.code === 'VM_ALREADY_RUNNING')) throw error;
+    const vm = await agent.vm(spec.name);
+    if (vm?.uuid !== spec.uuid) throw error;
+    return vm;
+  }
 }
