@@ -1,4 +1,5 @@
-// `labvirt host list`, over the API; `labvirt host network-setup`, on this host.
+// `labvirt host list|add|remove|drain|undrain|set`, over the API; `labvirt host
+// network-setup`, on this host.
 import { Command, Option } from 'commander';
 import {
   applyNetworkSetup,
@@ -15,9 +16,9 @@ import {
 } from '../../agent/network-setup.js';
 import { LabvirtError, type Phrase } from '../../domain/errors.js';
 import type { Translator } from '../../i18n/translator.js';
-import { apiCommand, clientFor, printJson, type ApiFlags } from '../api-command.js';
+import { apiCommand, clientFor, printJson, segment, type ApiFlags } from '../api-command.js';
 import type { CliContext } from '../context.js';
-import { formatTable } from '../table.js';
+import { formatFields, formatTable, sanitize } from '../table.js';
 
 export interface HostView {
   readonly id: string;
@@ -30,6 +31,18 @@ export interface HostView {
   readonly memoryMiB: number | null;
   readonly monitoringUrl: string | null;
   readonly lastSeenAt: string | null;
+  readonly maintenance: boolean;
+  readonly cpuRatio: number;
+  readonly sharedStore: boolean;
+  readonly pending: boolean;
+  readonly joinExpiresAt: string | null;
+}
+
+interface HostAdded {
+  readonly host: HostView;
+  readonly joinToken: string;
+  readonly joinCommand: string;
+  readonly expiresAt: string;
 }
 
 export function hostTable(ctx: CliContext, hosts: readonly HostView[]): string {
@@ -41,6 +54,8 @@ export function hostTable(ctx: CliContext, hosts: readonly HostView[]): string {
       tr.t('STATE'),
       tr.t('CPUS'),
       tr.t('MEMORY MIB'),
+      tr.t('VCPU RATIO'),
+      tr.t('MAINTENANCE'),
       tr.t('LAST SEEN'),
       tr.t('REASON'),
     ],
@@ -50,10 +65,123 @@ export function hostTable(ctx: CliContext, hosts: readonly HostView[]): string {
       h.state,
       h.cpus,
       h.memoryMiB,
+      h.cpuRatio,
+      h.maintenance ? tr.t('drained') : tr.t('no'),
       h.lastSeenAt,
       h.stateReason,
     ]),
   );
+}
+
+export function hostFields(ctx: CliContext, h: HostView): string {
+  const { tr } = ctx;
+  const yesNo = (value: boolean) => (value ? tr.t('yes') : tr.t('no'));
+  return formatFields([
+    [tr.t('Name'), h.name],
+    [tr.t('Id'), h.id],
+    [tr.t('Address'), h.address],
+    [tr.t('State'), h.state],
+    [tr.t('Reason'), h.stateReason],
+    [tr.t('CPUs'), h.cpus],
+    [tr.t('Memory MiB'), h.memoryMiB],
+    [tr.t('vCPU ratio'), h.cpuRatio],
+    [tr.t('Drained'), yesNo(h.maintenance)],
+    [tr.t('Shared image store'), yesNo(h.sharedStore)],
+    [tr.t('Monitoring'), h.monitoringUrl],
+    [tr.t('Last seen'), h.lastSeenAt],
+  ]);
+}
+
+/** A number when it is one; else as typed, for the server to say what is wrong. */
+const numeric = (value: string): number | string =>
+  /^\d{1,6}(\.\d{1,6})?$/.test(value) ? Number(value) : value;
+
+interface SetFlags extends ApiFlags {
+  readonly cpuRatio?: string;
+  /** A URL, or false for --no-monitoring-url. */
+  readonly monitoringUrl?: string | false;
+  readonly sharedStore?: boolean;
+}
+
+function addCommand(ctx: CliContext): Command {
+  const { tr, io } = ctx;
+  return apiCommand('add', tr.t('add a host: prints the command that enrols its agent'), ctx)
+    .argument('<NAME>', tr.t('the host’s name: 1-63 letters, digits, "." or "-"'))
+    .option('--cpu-ratio <R>', tr.t('vCPUs of VMs per CPU of the host (default 4)'))
+    .option('--shared-store', tr.t('its image store is the controller’s (nothing is copied)'))
+    .action(
+      async (name: string, flags: ApiFlags & { cpuRatio?: string; sharedStore?: boolean }) => {
+        const added = await (
+          await clientFor(flags, ctx)
+        ).request<HostAdded>('POST', '/hosts', {
+          name,
+          ...(flags.cpuRatio !== undefined ? { cpuRatio: numeric(flags.cpuRatio) } : {}),
+          ...(flags.sharedStore === true ? { sharedStore: true } : {}),
+        });
+        if (flags.json) return printJson(ctx, added);
+        io.out(
+          `${tr.t('Host {name} added. Run this on it before {expiresAt} (the token works once):', {
+            name: sanitize(added.host.name),
+            expiresAt: added.expiresAt,
+          })}\n\n  ${sanitize(added.joinCommand)}\n\n`,
+        );
+      },
+    );
+}
+
+/** drain / undrain: the host's maintenance flag. */
+function drainCommand(ctx: CliContext, drain: boolean): Command {
+  const { tr, io } = ctx;
+  const description = drain
+    ? tr.t('drain a host: no new VMs are placed on it; running ones finish')
+    : tr.t('end a host’s drain: new VMs may be placed on it again');
+  return apiCommand(drain ? 'drain' : 'undrain', description, ctx)
+    .argument('<HOST>', tr.t('the host’s name or id'))
+    .action(async (ref: string, flags: ApiFlags) => {
+      const changed = await (
+        await clientFor(flags, ctx)
+      ).request<HostView>('PATCH', `/hosts/${segment(ref)}`, { maintenance: drain });
+      if (flags.json) return printJson(ctx, changed);
+      const name = sanitize(changed.name);
+      io.out(
+        `${
+          drain
+            ? tr.t('Host {name} drained: no new VMs go there; running ones finish.', { name })
+            : tr.t('Host {name} takes new VMs again.', { name })
+        }\n`,
+      );
+    });
+}
+
+function setCommand(ctx: CliContext): Command {
+  const { tr, io } = ctx;
+  return apiCommand('set', tr.t('change a host’s vCPU ratio, monitoring link or shared store'), ctx)
+    .argument('<HOST>', tr.t('the host’s name or id'))
+    .option('--cpu-ratio <R>', tr.t('vCPUs of VMs per CPU of the host (0.1-64)'))
+    .option('--monitoring-url <URL>', tr.t('a link to its page in Munin, Grafana… (http or https)'))
+    .option('--no-monitoring-url', tr.t('remove the monitoring link'))
+    .option('--shared-store', tr.t('its image store is the controller’s (nothing is copied)'))
+    .option('--no-shared-store', tr.t('it has an image store of its own'))
+    .action(async (ref: string, flags: SetFlags) => {
+      const body = {
+        ...(flags.cpuRatio !== undefined ? { cpuRatio: numeric(flags.cpuRatio) } : {}),
+        ...(flags.monitoringUrl !== undefined
+          ? { monitoringUrl: flags.monitoringUrl === false ? null : flags.monitoringUrl }
+          : {}),
+        ...(flags.sharedStore !== undefined ? { sharedStore: flags.sharedStore } : {}),
+      };
+      if (Object.keys(body).length === 0)
+        throw new LabvirtError('USAGE_INVALID', {
+          detail: tr.t(
+            'give --cpu-ratio, --monitoring-url, --no-monitoring-url or --[no-]shared-store',
+          ),
+        });
+      const changed = await (
+        await clientFor(flags, ctx)
+      ).request<HostView>('PATCH', `/hosts/${segment(ref)}`, body);
+      if (flags.json) return printJson(ctx, changed);
+      io.out(hostFields(ctx, changed));
+    });
 }
 
 export function hostCommand(ctx: CliContext): Command {
@@ -66,6 +194,30 @@ export function hostCommand(ctx: CliContext): Command {
       io.out(hosts.length === 0 ? `${tr.t('There are no hosts.')}\n` : hostTable(ctx, hosts));
     }),
   );
+  host.addCommand(
+    apiCommand('show', tr.t('show a host'), ctx)
+      .argument('<HOST>', tr.t('the host’s name or id'))
+      .action(async (ref: string, flags: ApiFlags) => {
+        const shown = await (
+          await clientFor(flags, ctx)
+        ).request<HostView>('GET', `/hosts/${segment(ref)}`);
+        if (flags.json) return printJson(ctx, shown);
+        io.out(hostFields(ctx, shown));
+      }),
+  );
+  host.addCommand(addCommand(ctx));
+  host.addCommand(
+    apiCommand('remove', tr.t('remove a host (none of its VMs may run); its agent is refused'), ctx)
+      .argument('<HOST>', tr.t('the host’s name or id'))
+      .action(async (ref: string, flags: ApiFlags) => {
+        await (await clientFor(flags, ctx)).request('DELETE', `/hosts/${segment(ref)}`);
+        if (flags.json) return printJson(ctx, { removed: ref });
+        io.out(`${tr.t('Host {name} removed.', { name: sanitize(ref) })}\n`);
+      }),
+  );
+  host.addCommand(drainCommand(ctx, true));
+  host.addCommand(drainCommand(ctx, false));
+  host.addCommand(setCommand(ctx));
   host.addCommand(networkSetupCommand(ctx));
   return host;
 }

@@ -1,6 +1,6 @@
-// `labvirt lab list|create|show|delete|set-profiles|timetable|subnets|set-pool|start|stop`,
+// `labvirt lab list|create|show|set|delete|set-profiles|timetable|subnets|set-pool|start|stop`,
 // over the API.
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { LabvirtError } from '../../domain/errors.js';
 import { apiCommand, clientFor, printJson, segment, type ApiFlags } from '../api-command.js';
 import type { CliContext } from '../context.js';
@@ -48,10 +48,25 @@ export function labFields(ctx: CliContext, lab: LabView): string {
     [tr.t('Subnets'), lab.subnets],
     [tr.t('Address pool'), lab.addressPool],
     [tr.t('Idle minutes'), lab.idleMinutes],
+    [tr.t('Placement'), placementText(ctx, lab.placement)],
     [tr.t('Terminals'), lab.terminals],
     [tr.t('Created'), lab.createdAt],
     [tr.t('Updated'), lab.updatedAt],
   ]);
+}
+
+function placementText(ctx: CliContext, placement: 'spread' | 'pack'): string {
+  return placement === 'pack'
+    ? ctx.tr.t('pack (fill a host before the next)')
+    : ctx.tr.t('spread (over the hosts)');
+}
+
+/** --placement spread|pack, for create and set. */
+function placementOption(ctx: CliContext): Option {
+  return new Option(
+    '--placement <POLICY>',
+    ctx.tr.t('how its VMs are placed on hosts: spread over them, or pack onto few'),
+  ).choices(['spread', 'pack']);
 }
 
 function outsideText(ctx: CliContext, outside: 'default' | 'closed'): string {
@@ -133,10 +148,16 @@ export function labCommand(ctx: CliContext): Command {
         '--idle-minutes <N>',
         tr.t('shut a terminal’s VM down after N minutes with nobody connected'),
       )
+      .addOption(placementOption(ctx))
       .action(
         async (
           name: string,
-          flags: ApiFlags & { description?: string; timezone?: string; idleMinutes?: string },
+          flags: ApiFlags & {
+            description?: string;
+            timezone?: string;
+            idleMinutes?: string;
+            placement?: string;
+          },
         ) => {
           const idle = flags.idleMinutes;
           const created = await (
@@ -149,6 +170,7 @@ export function labCommand(ctx: CliContext): Command {
             ...(idle !== undefined
               ? { idleMinutes: /^\d{1,9}$/.test(idle) ? Number(idle) : idle }
               : {}),
+            ...(flags.placement !== undefined ? { placement: flags.placement } : {}),
           });
           if (flags.json) return printJson(ctx, created);
           io.out(`${tr.t('Lab {name} created.', { name: created.name })}\n`);
@@ -166,6 +188,35 @@ export function labCommand(ctx: CliContext): Command {
         if (flags.json) return printJson(ctx, shown);
         io.out(labFields(ctx, shown));
       }),
+  );
+
+  lab.addCommand(
+    apiCommand('set', tr.t('change a lab’s description, time zone or placement'), ctx)
+      .argument('<LAB>', tr.t('the lab’s name or id'))
+      .option('--description <TEXT>', tr.t('what the lab is, where it is'))
+      .option('--timezone <ZONE>', tr.t('the lab’s time zone, e.g. America/Mexico_City'))
+      .addOption(placementOption(ctx))
+      .action(
+        async (
+          ref: string,
+          flags: ApiFlags & { description?: string; timezone?: string; placement?: string },
+        ) => {
+          const body = {
+            ...(flags.description !== undefined ? { description: flags.description } : {}),
+            ...(flags.timezone !== undefined ? { timezone: flags.timezone } : {}),
+            ...(flags.placement !== undefined ? { placement: flags.placement } : {}),
+          };
+          if (Object.keys(body).length === 0)
+            throw new LabvirtError('USAGE_INVALID', {
+              detail: tr.t('give --description, --timezone or --placement'),
+            });
+          const changed = await (
+            await clientFor(flags, ctx)
+          ).request<LabView>('PATCH', `/labs/${segment(ref)}`, body);
+          if (flags.json) return printJson(ctx, changed);
+          io.out(labFields(ctx, changed));
+        },
+      ),
   );
 
   lab.addCommand(
