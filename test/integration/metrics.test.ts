@@ -200,8 +200,9 @@ describe('monitoring with a real VM', () => {
     // The hosts' samples carry the VM and the network rates since the previous sample.
     const vmUse = f.app.metrics.vmUsage(host.id).find((v) => v.name === vm.name);
     assert.ok(vmUse !== undefined && vmUse.memoryMiB > 0 && vmUse.connections === 0);
-    const latest = f.app.metrics.latest(host.id);
-    assert.ok(latest?.netRxBytesPerSecond !== undefined && latest.netRxBytesPerSecond >= 0);
+    const rates = f.app.metrics.netRates(host.id);
+    assert.equal(rates.length, 1, 'a rate between the two samples');
+    assert.ok(rates[0]!.rxBytesPerSecond >= 0 && rates[0]!.txBytesPerSecond >= 0);
     assert.equal(f.app.metrics.vmSeries(host.id, vm.name).length, 2);
   });
 

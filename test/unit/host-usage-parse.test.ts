@@ -9,6 +9,8 @@ import {
   parseVmRss,
   processCpuPercent,
 } from '../../src/agent/host-usage-parse.js';
+import type { HostUsage } from '../../src/agent/host-agent.js';
+import { netRatesOf } from '../../src/controller/services/host-metrics.js';
 
 const NET_DEV = `Inter-|   Receive                                                |  Transmit
  face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
@@ -104,5 +106,41 @@ describe('bytesPerSecond', () => {
   it('is 0 after a counter reset or with no interval', () => {
     assert.equal(bytesPerSecond(5000, 100, 10_000), 0);
     assert.equal(bytesPerSecond(0, 100, 0), 0);
+  });
+});
+
+describe('netRatesOf', () => {
+  const sample = (at: string, rx?: number, tx?: number): HostUsage => ({
+    at,
+    cpuPercent: 0,
+    memoryUsedMiB: 1,
+    memoryTotalMiB: 2,
+    diskUsedMiB: 1,
+    diskTotalMiB: 2,
+    vms: 0,
+    ...(rx === undefined ? {} : { netRxBytes: rx }),
+    ...(tx === undefined ? {} : { netTxBytes: tx }),
+  });
+
+  it('gives bytes per second between consecutive samples, at the later one’s time', () => {
+    assert.deepEqual(
+      netRatesOf([
+        sample('2026-01-01T00:00:00.000Z', 1000, 500),
+        sample('2026-01-01T00:00:10.000Z', 21_000, 1500),
+        sample('2026-01-01T00:00:20.000Z', 21_000, 2500),
+      ]),
+      [
+        { at: '2026-01-01T00:00:10.000Z', rxBytesPerSecond: 2000, txBytesPerSecond: 100 },
+        { at: '2026-01-01T00:00:20.000Z', rxBytesPerSecond: 0, txBytesPerSecond: 100 },
+      ],
+    );
+  });
+
+  it('skips pairs without counters (an older agent) and has nothing for one sample', () => {
+    assert.deepEqual(netRatesOf([sample('2026-01-01T00:00:00.000Z', 1, 1)]), []);
+    assert.deepEqual(
+      netRatesOf([sample('2026-01-01T00:00:00.000Z'), sample('2026-01-01T00:00:10.000Z', 5, 5)]),
+      [],
+    );
   });
 });

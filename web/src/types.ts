@@ -160,11 +160,9 @@ export interface HostUsage {
   diskUsedMiB: number;
   diskTotalMiB: number;
   vms: number;
-  /** Bytes received and sent by the host's interfaces since boot, and per second since the previous sample. */
+  /** Bytes received and sent by the host's interfaces (not loopback) since boot. */
   netRxBytes?: number;
   netTxBytes?: number;
-  netRxBytesPerSecond?: number;
-  netTxBytesPerSecond?: number;
   /** Each VM's QEMU: CPU as a share of one CPU (0-100 per vCPU), resident memory. */
   vmUsage?: VmUsage[];
 }

@@ -1,8 +1,9 @@
 // What each host is using, over the last hour: every 10 s the controller asks each host's
 // agent for a sample (CPU, memory, disk, network, each VM's CPU and memory) and its VMs'
 // connections, keeps 360 samples per host in memory (a restart forgets them; an outside
-// monitoring system keeps history), adds the network rates since the previous sample and
-// publishes each as a `metrics` event. /metrics and the console read the latest from here.
+// monitoring system keeps history) and publishes each as a `metrics` event, as the agent
+// gave it. /metrics and the console read the latest from here, and network rates (bytes
+// per second between samples) are made of the samples' counters.
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import type { HostAgent, HostUsage, VmUsage } from '../../agent/host-agent.js';
@@ -33,11 +34,12 @@ export interface HostMetricsDeps {
   readonly keep?: number;
 }
 
-/** A sample as kept: the agent's, and its network rates since the previous sample. */
-export interface HostSample extends HostUsage {
-  /** Bytes per second received and sent since the previous sample (absent on the first). */
-  readonly netRxBytesPerSecond?: number | undefined;
-  readonly netTxBytesPerSecond?: number | undefined;
+/** The host's network between a sample and the one before it. */
+export interface NetRate {
+  /** The later sample's time. */
+  readonly at: string;
+  readonly rxBytesPerSecond: number;
+  readonly txBytesPerSecond: number;
 }
 
 /** One VM's use at the latest sample, and who was connected to it then. */
@@ -55,7 +57,7 @@ export interface VmPoint {
 export class HostMetrics {
   readonly #deps: HostMetricsDeps;
   /** Samples per host id, oldest first. */
-  readonly #samples = new Map<string, HostSample[]>();
+  readonly #samples = new Map<string, HostUsage[]>();
   /** Connections per VM name at the latest sample, per host id. */
   readonly #connections = new Map<string, ReadonlyMap<string, number>>();
   /** Each listed agent's host id, looked up by its report's name once. */
@@ -114,12 +116,17 @@ export class HostMetrics {
   }
 
   /** The host's samples of the last hour, oldest first. */
-  samples(hostId: string): HostSample[] {
+  samples(hostId: string): HostUsage[] {
     return [...(this.#samples.get(hostId) ?? [])];
   }
 
-  latest(hostId: string): HostSample | null {
+  latest(hostId: string): HostUsage | null {
     return this.#samples.get(hostId)?.at(-1) ?? null;
+  }
+
+  /** The host's network rates between consecutive samples, oldest first. */
+  netRates(hostId: string): NetRate[] {
+    return netRatesOf(this.#samples.get(hostId) ?? []);
   }
 
   /** Each VM's use at the host's latest sample, with its connections then. */
@@ -165,13 +172,12 @@ export class HostMetrics {
       this.#failing.delete(key);
       let kept = this.#samples.get(hostId);
       if (kept === undefined) this.#samples.set(hostId, (kept = []));
-      const sample = withRates(usage, kept.at(-1));
-      kept.push(sample);
+      kept.push(usage);
       kept.splice(0, Math.max(0, kept.length - (this.#deps.keep ?? METRICS_KEPT)));
       if (vms !== undefined) {
         this.#connections.set(hostId, new Map(vms.map((vm) => [vm.name, vm.connections.length])));
       }
-      this.#deps.events.publish({ type: 'metrics', data: { host: hostId, sample } });
+      this.#deps.events.publish({ type: 'metrics', data: { host: hostId, sample: usage } });
     } catch (error) {
       // An offline host fails every 10 s: say so once, not 360 times an hour.
       if (this.#failing.has(key)) return;
@@ -210,15 +216,23 @@ export class HostMetrics {
   }
 }
 
-/** The sample with its network rates since the previous one (the agents' own clocks). */
-function withRates(usage: HostUsage, previous: HostSample | undefined): HostSample {
-  const { netRxBytes, netTxBytes } = usage;
-  if (previous === undefined || netRxBytes === undefined || netTxBytes === undefined) return usage;
-  if (previous.netRxBytes === undefined || previous.netTxBytes === undefined) return usage;
-  const elapsedMs = Date.parse(usage.at) - Date.parse(previous.at);
-  return {
-    ...usage,
-    netRxBytesPerSecond: bytesPerSecond(previous.netRxBytes, netRxBytes, elapsedMs),
-    netTxBytesPerSecond: bytesPerSecond(previous.netTxBytes, netTxBytes, elapsedMs),
-  };
+/**
+ * Bytes per second between consecutive samples (by the agents' own clocks); a pair without
+ * counters (an older agent) gives none.
+ */
+export function netRatesOf(samples: readonly HostUsage[]): NetRate[] {
+  const rates: NetRate[] = [];
+  for (const [i, after] of samples.entries()) {
+    const before = samples[i - 1];
+    if (before === undefined) continue;
+    if (before.netRxBytes === undefined || before.netTxBytes === undefined) continue;
+    if (after.netRxBytes === undefined || after.netTxBytes === undefined) continue;
+    const elapsedMs = Date.parse(after.at) - Date.parse(before.at);
+    rates.push({
+      at: after.at,
+      rxBytesPerSecond: bytesPerSecond(before.netRxBytes, after.netRxBytes, elapsedMs),
+      txBytesPerSecond: bytesPerSecond(before.netTxBytes, after.netTxBytes, elapsedMs),
+    });
+  }
+  return rates;
 }

@@ -13,7 +13,7 @@ import {
   PageSection,
 } from '@patternfly/react-core';
 import ExternalLinkAltIcon from '@patternfly/react-icons/dist/esm/icons/external-link-alt-icon';
-import { LineChart } from '../components/line-chart';
+import { LineChart, type ChartPoint } from '../components/line-chart';
 import { ProblemAlert } from '../components/problem-alert';
 import { useI18n } from '../i18n';
 import { useLiveEvent, useResource } from '../live';
@@ -30,13 +30,30 @@ import { VmUsageTable } from './parts/vm-usage-table';
 /** An hour of samples at most, as the server keeps. */
 const KEEP = 360;
 
-/** One chart of the host's samples: a percentage unless it says its own scale and unit. */
-interface Chart {
-  label: string;
-  title: string;
-  value: (sample: HostUsage) => number | undefined;
-  max?: number;
-  format?: (value: number) => string;
+/** One chart: a percentage of each sample, or points of its own with their scale and unit. */
+type Chart = { label: string; title: string } & (
+  | { value: (sample: HostUsage) => number }
+  | { points: ChartPoint[]; max: number; format: (value: number) => string }
+);
+
+/**
+ * Bytes per second received and sent between consecutive samples, from the hosts'
+ * counters (none across a counter reset or a sample without them).
+ */
+function netRates(samples: readonly HostUsage[]): { at: string; rx: number; tx: number }[] {
+  const rates: { at: string; rx: number; tx: number }[] = [];
+  for (const [i, b] of samples.entries()) {
+    const a = samples[i - 1];
+    if (a === undefined) continue;
+    const seconds = (Date.parse(b.at) - Date.parse(a.at)) / 1000;
+    if (a.netRxBytes === undefined || a.netTxBytes === undefined || seconds <= 0) continue;
+    if (b.netRxBytes === undefined || b.netTxBytes === undefined) continue;
+    const rx = b.netRxBytes - a.netRxBytes;
+    const tx = b.netTxBytes - a.netTxBytes;
+    if (rx < 0 || tx < 0) continue;
+    rates.push({ at: b.at, rx: rx / seconds, tx: tx / seconds });
+  }
+  return rates;
 }
 
 export function HostPage() {
@@ -58,12 +75,10 @@ export function HostPage() {
   const pct = (value: number) => t('{percent} %', { percent: formatNumber(Math.round(value)) });
   const bytes = useBytes();
   const rate = (value: number) => t('{amount}/s', { amount: bytes(value) });
+  const rates = netRates(samples);
   // Both network charts share one scale (at least 1 KiB/s), so they compare at a glance.
-  const netMax = Math.max(
-    1024,
-    ...samples.map((s) => Math.max(s.netRxBytesPerSecond ?? 0, s.netTxBytesPerSecond ?? 0)),
-  );
-  const hasNet = samples.some((s) => s.netRxBytesPerSecond !== undefined);
+  const netMax = Math.max(1024, ...rates.map((r) => Math.max(r.rx, r.tx)));
+  const hasNet = rates.length > 0;
   const monitoring = host.data?.monitoringUrl ?? null;
 
   return (
@@ -128,14 +143,14 @@ export function HostPage() {
                     {
                       label: t('Received'),
                       title: t('Network received by {host}', { host: name }),
-                      value: (s: HostUsage) => s.netRxBytesPerSecond,
+                      points: rates.map((r) => ({ at: r.at, value: r.rx })),
                       max: netMax,
                       format: rate,
                     },
                     {
                       label: t('Sent'),
                       title: t('Network sent by {host}', { host: name }),
-                      value: (s: HostUsage) => s.netTxBytesPerSecond,
+                      points: rates.map((r) => ({ at: r.at, value: r.tx })),
                       max: netMax,
                       format: rate,
                     },
@@ -148,12 +163,13 @@ export function HostPage() {
                   <CardBody>
                     <LineChart
                       title={chart.title}
-                      points={samples.flatMap((s) => {
-                        const value = chart.value(s);
-                        return value === undefined ? [] : [{ at: s.at, value }];
-                      })}
-                      max={chart.max ?? 100}
-                      format={chart.format ?? pct}
+                      points={
+                        'points' in chart
+                          ? chart.points
+                          : samples.map((s) => ({ at: s.at, value: chart.value(s) }))
+                      }
+                      max={'max' in chart ? chart.max : 100}
+                      format={'format' in chart ? chart.format : pct}
                     />
                   </CardBody>
                 </Card>
