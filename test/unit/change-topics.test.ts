@@ -19,6 +19,10 @@ describe('changeTopic', () => {
       ['PUT', '/api/v1/users/ana/password', 'users'],
       ['PUT', '/api/v1/dhcp/hosts', 'dhcp'],
       ['POST', '/api/v1/hosts', 'hosts'],
+      ['PATCH', '/api/v1/hosts/node-1', 'hosts'],
+      // An agent's join and hello change its host's row.
+      ['POST', '/api/v1/agent/join', 'hosts'],
+      ['POST', '/api/v1/agent/hello', 'hosts'],
       ['POST', '/api/v1/jobs', 'jobs'],
       ['DELETE', '/api/v1/audit', 'audit'],
       // Admin sessions, versions, rollback, clone, import and upload are the profiles'.

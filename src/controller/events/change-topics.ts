@@ -11,6 +11,8 @@ const TOPICS: ReadonlyMap<string, ChangeTopic> = new Map(
     // Admin sessions, versions, rollback, clone, import and upload live under /profiles.
     profiles: 'profiles',
     hosts: 'hosts',
+    // An agent's join or hello changes its host's row.
+    agent: 'hosts',
     users: 'users',
     vms: 'vms',
     dhcp: 'dhcp',

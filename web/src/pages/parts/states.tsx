@@ -36,7 +36,9 @@ export function HostStateLabel({ state }: { state: string }) {
         ? ['grey', t('offline')]
         : state === 'unavailable'
           ? ['red', t('unavailable')]
-          : ['grey', state];
+          : state === 'pending'
+            ? ['blue', t('pending')]
+            : ['grey', state];
   return (
     <Label color={color} isCompact>
       {text}
