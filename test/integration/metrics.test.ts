@@ -112,7 +112,14 @@ function munin(
 describe('monitoring with a real VM', () => {
   let f: VmFixture;
   let vm: VmView;
-  let host: { id: string; name: string; usage: HostUsage | null };
+  const onlyHost = async () => {
+    const hosts = json<{ id: string; name: string; usage: HostUsage | null }[]>(
+      await f.request({ method: 'GET', url: '/api/v1/hosts', as: f.users.viewer }),
+      200,
+    );
+    assert.equal(hosts.length, 1);
+    return hosts[0]!;
+  };
   before(async () => {
     f = await vmFixture(sqlite);
     const profile = await guestProfile(f, { mode: GuestMode.waitForPowerButton });
@@ -172,12 +179,7 @@ describe('monitoring with a real VM', () => {
     problem(await f.request({ method: 'GET', url: '/metrics' }), 401, 'AUTH_REQUIRED');
     await f.app.metrics.sampleNow();
     await f.app.metrics.sampleNow();
-    const hosts = json<{ id: string; name: string; usage: HostUsage | null }[]>(
-      await f.request({ method: 'GET', url: '/api/v1/hosts', as: f.users.viewer }),
-      200,
-    );
-    assert.equal(hosts.length, 1);
-    host = hosts[0]!;
+    const host = await onlyHost();
     const response = await f.request({ method: 'GET', url: '/metrics', as: f.users.viewer });
     assert.equal(response.statusCode, 200, response.body);
     assert.match(String(response.headers['content-type']), /^text\/plain; version=0\.0\.4/);
@@ -207,6 +209,9 @@ describe('monitoring with a real VM', () => {
   });
 
   it('the Munin plugin graphs the host from the hosts API of a listening controller', async () => {
+    await f.app.metrics.sampleNow();
+    const host = await onlyHost();
+    assert.ok(host.usage !== null, 'the host has a sample');
     await f.app.listen({ host: '127.0.0.1', port: 0 });
     const url = `http://127.0.0.1:${(f.app.server.address() as AddressInfo).port}`;
     const links = await tempDir('lv-munin-');
