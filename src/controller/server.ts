@@ -22,6 +22,8 @@ import type { Host } from '../db/schema.js';
 import { buildApp } from './app.js';
 import { AgentPool, REFRESH_INTERVAL_MS, type HostImages } from './agents/agent-pool.js';
 import type { ImageEnsurer } from './services/vms.js';
+import { ImageDistribution } from './services/image-distribution.js';
+import { RemoteAgent } from '../agent/remote/remote-agent.js';
 
 export interface ServerOptions {
   /** The data directory: the SQLite file (without a database URL) and the run directory. */
@@ -47,9 +49,9 @@ export interface ServerOptions {
   readonly startAgent?: () => Promise<{ agent: HostAgent; adopted: string[] }>;
   /** No agent in-process: this controller runs no VM itself (one of several controllers). */
   readonly noLocalHost?: boolean | undefined;
-  /** An enrolled host's agent from its row (RemoteAgent); none: only the local host. */
+  /** An enrolled host's agent from its row (a RemoteAgent, pinned to its certificate, by default). */
   readonly connectAgent?: ((host: Host) => HostAgent) | undefined;
-  /** Copies versions to hosts that lack them (image-distribution.ts). */
+  /** Copies versions to hosts that lack them (an ImageDistribution by default). */
   readonly imageDistribution?: (ImageEnsurer & HostImages) | undefined;
   /** How often the hosts are asked for their report (default 5 s). */
   readonly refreshIntervalMs?: number | undefined;
@@ -169,13 +171,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const local = await agentStarting;
     // The app's logger exists only once the app does; the pool is made before it.
     const appLog: { current?: FastifyInstance['log'] } = {};
+    const imageDistribution =
+      options.imageDistribution ??
+      new ImageDistribution({
+        db: database.db,
+        now,
+        log: {
+          info: (facts, message) => appLog.current?.info(facts, message),
+          warn: (facts, message) => appLog.current?.warn(facts, message),
+        },
+      });
     const pool = new AgentPool({
       db: database.db,
       now,
       log: (error, message) => appLog.current?.warn({ err: error }, message),
       local: local?.agent,
-      connect: options.connectAgent,
-      images: options.imageDistribution,
+      connect: options.connectAgent ?? connectRemote,
+      images: imageDistribution,
       onHostOnline: async (hostId) => {
         const reconciled = await app.vms.reconcile(hostId);
         appLog.current?.info(
@@ -202,9 +214,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       ...(options.tls ? { https: { key: options.tls.key, cert: options.tls.cert } } : {}),
       secureCookies: options.secureCookies === true || options.tls !== undefined,
       pool,
-      ...(options.imageDistribution === undefined
-        ? {}
-        : { imageDistribution: options.imageDistribution }),
+      imageDistribution,
       ...(options.signInLinks === undefined ? {} : { signInLinks: options.signInLinks }),
       ...(options.terminalRateLimit === undefined
         ? {}
@@ -326,6 +336,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await cleanup();
     throw error;
   }
+}
+
+/** An enrolled host's agent: its API at the address it joined with, its certificate pinned. */
+function connectRemote(host: Host): HostAgent {
+  return new RemoteAgent({
+    hostName: host.name,
+    url: host.address,
+    certificate: host.agent_certificate ?? '',
+    secret: host.controller_secret ?? '',
+  });
 }
 
 /** The image store under the data directory, its import and ISO directories; cleans partial files. */

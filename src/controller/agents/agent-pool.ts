@@ -167,6 +167,11 @@ export class AgentPool {
     return this.#slots.get(hostId)?.online === true;
   }
 
+  /** The host is this machine (its agent runs in-process). */
+  isLocal(hostId: string): boolean {
+    return this.#slots.get(hostId)?.local === true;
+  }
+
   /** The host's agent said its image store is the controller's (HostReport.sharedStore). */
   reportSharedStore(hostId: string): boolean {
     return this.#slots.get(hostId)?.report?.sharedStore === true;

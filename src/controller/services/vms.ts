@@ -475,7 +475,12 @@ export class VmService {
   async #launch(row: Vm, spec: AgentVmSpec): Promise<void> {
     try {
       const agent = this.agentOf(row);
-      if (spec.writes === 'discard' && row.host_id !== null) {
+      // The local host boots from the controller's own store: nothing to copy.
+      if (
+        spec.writes === 'discard' &&
+        row.host_id !== null &&
+        !this.#deps.agents.isLocal(row.host_id)
+      ) {
         await this.#deps.images?.ensureOn(row.host_id, agent, spec.image.versionId);
       }
       await startOrFind(agent, spec);
