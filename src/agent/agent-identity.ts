@@ -175,3 +175,11 @@ export async function ensureAgentCertificate(
   await writeFile(certPath, pems.cert, { mode: 0o644 });
   return { key: pems.private, cert: pems.cert, created: true };
 }
+
+const HOST_NAME = /^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$/;
+
+/** The host's name as the controller knows it (the rule of POST /hosts). */
+export function checkAgentName(name: string): string {
+  if (!HOST_NAME.test(name)) throw new LabvirtError('HOST_NAME_INVALID', { name });
+  return name;
+}

@@ -2,20 +2,28 @@
 // agent's Fastify app over a real LocalAgent (real QEMU, the boot-counting guest), HTTPS
 // with the agent's pinned self-signed certificate and the controller secret.
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type net from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { stopGatewayDaemon } from '../../src/agent/gateway-client.js';
 import type { VmEnded } from '../../src/agent/host-agent.js';
-import type { RemoteAgent } from '../../src/agent/remote/remote-agent.js';
-import { ensureAgentCertificate } from '../../src/agent/agent-identity.js';
+import { RemoteAgent } from '../../src/agent/remote/remote-agent.js';
+import { ensureAgentCertificate, writeAgentIdentity } from '../../src/agent/agent-identity.js';
+import { sha256Hex } from '../../src/agent/api/agent-auth.js';
+import { ImageStore } from '../../src/images/image-store.js';
+import { RunDir } from '../../src/qemu/process/run-dir.js';
 import { isLabvirtError } from '../../src/domain/errors.js';
 import type { SealedVersion } from '../../src/images/image-store.js';
 import { bootsInLog, GuestMode, writeGuestDisk } from '../../scripts/guest.js';
 import { guestSpec, serveAgent, type ServedAgent } from '../helpers/agent-api.js';
 import { ByteReader, rfbHandshake } from '../helpers/display-clients.js';
-import { waitFor } from '../helpers/env.js';
+import { processAlive, waitFor } from '../helpers/env.js';
 import { newRef, storeFixture, type StoreFixture } from '../helpers/image-store.js';
 import { killAll } from '../helpers/vm-fixture.js';
 
@@ -154,5 +162,194 @@ describe('the agent API through RemoteAgent (in-process agent, real QEMU)', () =
     const gone = served.remote({ url: `https://127.0.0.1:${await closedPort()}` });
     await failsWith(gone.report(), 'AGENT_UNREACHABLE');
     await failsWith(gone.vm('api1'), 'AGENT_UNREACHABLE');
+  });
+});
+
+/** `labvirt agent` of this build (the compiled CLI next to this test), as a child process. */
+class AgentProcess {
+  readonly #args: readonly string[];
+  child: ChildProcess | undefined;
+  output = '';
+
+  constructor(args: readonly string[]) {
+    this.#args = args;
+  }
+
+  /** Starts it and waits for its listening line; the URL it printed. */
+  async start(extra: readonly string[] = []): Promise<string> {
+    const before = this.output.length;
+    const child = spawnCli([...this.#args, ...extra]);
+    this.child = child;
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
+    return waitFor(
+      'the agent’s listening line',
+      () => {
+        const line = /LabVirt agent listening on (https:\/\/\S+)/.exec(this.output.slice(before));
+        if (line?.[1] !== undefined) return line[1];
+        if (child.exitCode !== null) throw new Error(`the agent exited: ${this.output}`);
+        return undefined;
+      },
+      60_000,
+    );
+  }
+
+  async stop(signal: NodeJS.Signals): Promise<number | null> {
+    const child = this.child;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return null;
+    const exited = once(child, 'exit') as Promise<[number | null]>;
+    child.kill(signal);
+    return (await exited)[0];
+  }
+}
+
+function spawnCli(args: readonly string[]): ChildProcess {
+  const main = join(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
+  const script = `import { main } from ${JSON.stringify(main)}; process.exitCode = await main(process.argv.slice(1));`;
+  return spawn(process.execPath, ['--input-type=module', '-e', script, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LC_ALL: 'C', LANG: 'C' },
+  });
+}
+
+async function runToEnd(args: readonly string[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawnCli(args);
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdout?.resume();
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stderr };
+}
+
+describe('labvirt agent as a process (real QEMU)', () => {
+  let fx: StoreFixture;
+  let dir: string;
+  let version: SealedVersion;
+  const secret = randomBytes(32).toString('base64url');
+  let agent: AgentProcess;
+  let remote: RemoteAgent | undefined;
+
+  before(async () => {
+    fx = await storeFixture();
+    dir = join(fx.dir, 'agent');
+    // The agent's own store (DATA/images) already holds the version: nothing to fetch.
+    const store = new ImageStore({ root: join(dir, 'images'), importDirs: [fx.importDir] });
+    const disk = join(fx.importDir, 'guest.img');
+    await writeGuestDisk(disk, GuestMode.waitForPowerButton);
+    version = await store.import(disk, newRef(), { format: 'raw' });
+    // As a join would have left it; no controller listens (its hello is retried, harmlessly).
+    await writeAgentIdentity(dir, {
+      hostId: randomUUID(),
+      name: 'proc1',
+      controllerUrl: `http://127.0.0.1:${await closedPort()}`,
+      controllerCertSha256: null,
+      agentSecret: randomBytes(32).toString('base64url'),
+      controllerSecretHash: sha256Hex(secret),
+    });
+    agent = new AgentProcess([
+      'agent',
+      '--data',
+      dir,
+      '--metrics-listen',
+      '127.0.0.1:0',
+      '--log-format',
+      'json',
+    ]);
+  });
+
+  after(async () => {
+    await remote?.close();
+    await agent.stop('SIGKILL');
+    await killAll(new RunDir(join(dir, 'run')));
+    await stopGatewayDaemon(join(dir, 'run'));
+    await fx.cleanup();
+  });
+
+  it('refuses bad flags and an agent that never joined with one line and exit code 2', async () => {
+    const listen = await runToEnd(['agent', '--data', dir, '--listen', 'nowhere']);
+    assert.equal(listen.code, 2, listen.stderr);
+    assert.equal(listen.stderr.trim().split('\n').length, 1, listen.stderr);
+    const token = await runToEnd([
+      'agent',
+      '--data',
+      dir,
+      '--join',
+      'https://x',
+      '--token',
+      'bad',
+      '--name',
+      'a',
+    ]);
+    assert.equal(token.code, 2, token.stderr);
+    assert.match(token.stderr, /--token: not a LabVirt join token/);
+    const fresh = await runToEnd([
+      'agent',
+      '--data',
+      join(fx.dir, 'never-joined'),
+      '--listen',
+      '127.0.0.1:0',
+      '--metrics-listen',
+      'off',
+    ]);
+    assert.equal(fresh.code, 2, fresh.stderr);
+    assert.match(fresh.stderr, /agent\.json does not exist: join a controller first/);
+  });
+
+  it('serves its VMs, and after a SIGKILL and restart on the same port re-adopts them', async () => {
+    const url = await agent.start(['--listen', '127.0.0.1:0']);
+    const certificate = await readFile(join(dir, 'agent-cert.pem'), 'utf8');
+    remote = new RemoteAgent({
+      hostName: 'proc1',
+      url,
+      certificate,
+      secret,
+      events: { retryMs: 200 },
+    });
+    let reconnects = 0;
+    remote.onReconnect(() => reconnects++);
+    const report = await remote.report();
+    assert.equal(report.name, 'proc1');
+    assert.equal(report.address, url);
+    assert.equal(report.sharedStore, false);
+
+    const metricsUrl = await waitFor(
+      'the metrics URL in the log',
+      () => /"metrics":"(http:\/\/[^"]+)"/.exec(agent.output)?.[1],
+    );
+    const metrics = await fetch(`${metricsUrl}/metrics`);
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain/);
+    await metrics.body?.cancel();
+
+    const started = await remote.startVm(guestSpec('proc-vm', version.ref));
+    assert.equal(started.state, 'running');
+    await waitFor('the event stream to open', () => (reconnects > 0 ? true : undefined));
+
+    assert.equal(await agent.stop('SIGKILL'), null);
+    assert.equal(await processAlive(started.pid), true, 'QEMU outlives its agent');
+    const opened = reconnects;
+    const again = await agent.start(['--listen', url.replace('https://', '')]);
+    assert.equal(again, url);
+    const adopted = await waitFor(
+      'the restarted agent to report the VM',
+      async () => remote?.vm('proc-vm').catch(() => undefined),
+      60_000,
+      200,
+    );
+    assert.equal(adopted.pid, started.pid);
+    assert.equal(adopted.uuid, started.uuid);
+    assert.deepEqual(
+      (await remote.listVms()).map((vm) => vm.name),
+      ['proc-vm'],
+    );
+    await waitFor(
+      'the event stream to reopen',
+      () => (reconnects > opened ? true : undefined),
+      30_000,
+    );
+
+    // SIGTERM: the agent goes, the VM stays.
+    assert.equal(await agent.stop('SIGTERM'), 0, agent.output);
+    assert.equal(await processAlive(started.pid), true);
   });
 });
