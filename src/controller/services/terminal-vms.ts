@@ -163,8 +163,15 @@ export class TerminalVmService {
       .execute();
     let stopped = 0;
     await inBatches(rows, LAB_START_CONCURRENCY, async (row) => {
-      await this.#vms.stopRow(row, actor, { force: true });
-      stopped++;
+      try {
+        await this.#vms.stopRow(row, actor, { force: true });
+        stopped++;
+      } catch (error) {
+        // An offline host's VM cannot be stopped now: it keeps running (and its row says
+        // so) until the lab is stopped again once the host is back; the others still go.
+        if (!(error instanceof LabvirtError && error.code === 'HOST_OFFLINE')) throw error;
+        this.#log(error, `VM ${row.name} was not stopped: its host is offline`);
+      }
     });
     await audit(
       this.#db,
