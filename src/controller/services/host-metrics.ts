@@ -109,8 +109,8 @@ export class HostMetrics {
       rounds.push(this.#once(hostId, async () => hostId, agent));
     }
     // A removed host's history goes with it.
-    for (const hostId of this.#samples.keys()) {
-      if (!present.has(hostId)) this.#forget(hostId);
+    for (const hostId of [...this.#samples.keys(), ...this.#failing]) {
+      if (typeof hostId === 'string' && !present.has(hostId)) this.#forget(hostId);
     }
     await Promise.all(rounds);
   }
