@@ -24,6 +24,7 @@ import type { Supervisor } from '../../src/qemu/process/supervisor.js';
 import { GuestMode, writeGuestDisk } from '../../scripts/guest.js';
 import { dialects, rows, type TestDatabase } from '../helpers/databases.js';
 import { processAlive, tempDir, waitFor } from '../helpers/env.js';
+import { fakeAgent } from '../helpers/fake-agent.js';
 import { killAll, publishedProfile } from '../helpers/vm-fixture.js';
 import type { Kysely } from 'kysely';
 
@@ -319,6 +320,51 @@ for (const dialect of dialects) {
       assert.ok(await b.agent.vm(row3.name), 'started again on its host');
       assert.equal((await activeOf(offline.lab.id)).length, 1);
       await c.app.terminalVms.stopLab(offline.lab.name, system);
+    });
+
+    it('a host removed from the table is dropped and its agent closed', async () => {
+      const id = randomUUID();
+      let closed = 0;
+      const pool = new AgentPool({
+        db,
+        now: () => new Date(),
+        connect: (host) =>
+          host.id === id
+            ? fakeAgent({ close: async () => void closed++ })
+            : agents.get(host.name)!.view(),
+      });
+      try {
+        // Drained: the other tests' placements never see it.
+        await db
+          .insertInto('hosts')
+          .values(
+            rows.host({
+              id,
+              is_local: 0,
+              maintenance: 1,
+              agent_certificate: 'pinned',
+              controller_secret: 'secret',
+            }),
+          )
+          .execute();
+        await pool.refresh();
+        assert.ok(pool.isOnline(id));
+        assert.equal(pool.entries().length, 3);
+        await db.deleteFrom('hosts').where('id', '=', id).execute();
+        await pool.refresh();
+        assert.equal(pool.isOnline(id), false);
+        assert.deepEqual(
+          pool
+            .entries()
+            .map((e) => e.hostId)
+            .sort(),
+          [hostA(), hostB()].sort(),
+        );
+        assert.equal(closed, 1);
+        assert.throws(() => pool.agentFor(id), { code: 'HOST_OFFLINE' });
+      } finally {
+        await pool.close();
+      }
     });
 
     if (dialect.name === 'postgres') {
