@@ -169,6 +169,9 @@ export const validFields: Readonly<Record<string, unknown>> = {
   pool: null,
   // A sign-in link's token (POST /auth/link): any string is well-formed.
   token: 'some-link-token',
+  // An agent's join (POST /agent/join): its URL and certificate.
+  url: 'https://127.0.0.1:8445',
+  certificate: 'a PEM certificate',
 };
 
 /** The smallest valid object for a schema: its required fields, from validFields. */
