@@ -141,6 +141,7 @@ export class ControllerClient {
       method,
       headers,
       signal,
+      timeout: this.#timeoutMs,
     };
     return new Promise<IncomingMessage>((resolve, reject) => {
       const fail = (error: unknown) => reject(this.#unreachable(error));
@@ -154,6 +155,7 @@ export class ControllerClient {
               : https.request({ ...target, agent: false });
         request.on('response', resolve);
         request.on('error', fail);
+        request.on('timeout', () => request.destroy(new Error('timed out')));
         request.end(payload);
       };
       if (this.pinnedSha256 === null) start();
@@ -176,8 +178,11 @@ export class ControllerClient {
       });
       const onError = (error: Error) => reject(this.#unreachable(error));
       socket.once('error', onError);
+      // A host that takes the SYN and never answers is as gone as one that refuses.
+      socket.setTimeout(this.#timeoutMs, () => socket.destroy(new Error('timed out')));
       socket.once('secureConnect', () => {
         socket.off('error', onError);
+        socket.setTimeout(0);
         const actual = normalizeFingerprint(socket.getPeerCertificate().fingerprint256 ?? '');
         if (actual !== this.pinnedSha256) {
           socket.destroy();
