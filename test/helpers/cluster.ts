@@ -10,14 +10,31 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, readdir, readFile, realpath, symlink, writeFile } from 'node:fs/promises';
 import https from 'node:https';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { generate } from 'selfsigned';
 import { GuestMode, writeGuestDisk } from '../../scripts/guest.js';
 import { stopGatewayDaemon } from '../../src/agent/gateway-client.js';
 import { ACTIVE_STATES } from '../../src/controller/services/vms.js';
-import { cliEnv, freePort, runCliWith } from './cli-server.js';
+import { cliEnv, freePort } from './cli-server.js';
 import { dialects, type TestDatabase } from './databases.js';
-import { delay, LABVIRT_BIN, processAlive, tempDir, waitFor, type CliResult } from './env.js';
+import { delay, processAlive, tempDir, waitFor, type CliResult } from './env.js';
+
+/**
+ * The CLI of the build these tests are part of (bin/labvirt runs dist/; a helper's own
+ * dist-NAME must run its own): a launcher like bin/labvirt, written into the cluster's
+ * directory, run with this node.
+ */
+const BUILD_ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
+async function writeLauncher(dir: string): Promise<string> {
+  const path = join(dir, 'labvirt.mjs');
+  const main = join(BUILD_ROOT, 'src/cli/main.js');
+  await writeFile(
+    path,
+    `import { main } from ${JSON.stringify(main)};\nprocess.exitCode = await main(process.argv.slice(2));\n`,
+  );
+  return path;
+}
 
 export const ADMIN = { user: 'cluster-admin', password: 'cluster admin password 1' } as const;
 
@@ -63,12 +80,14 @@ export async function makeTls(dir: string): Promise<ClusterTls> {
 /** A process of the cluster: its output so far (every start of it), and ways to end it. */
 export class ClusterProcess {
   readonly label: string;
+  readonly #launcher: string;
   #child: ChildProcess | undefined;
   #output = '';
   #exited: Promise<unknown> | undefined;
 
-  constructor(label: string) {
+  constructor(label: string, launcher: string) {
     this.label = label;
+    this.#launcher = launcher;
   }
 
   get pid(): number | undefined {
@@ -88,7 +107,10 @@ export class ClusterProcess {
 
   spawn(args: readonly string[], env: NodeJS.ProcessEnv): ChildProcess {
     this.#output += `\n--- ${this.label}: ${args.join(' ')}\n`;
-    const child = spawn(LABVIRT_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const child = spawn(process.execPath, [this.#launcher, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    });
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (this.#output += chunk));
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (this.#output += chunk));
     this.#exited = once(child, 'exit').catch(() => undefined);
@@ -127,6 +149,8 @@ export interface ClusterAgent {
   readonly dir: string;
   readonly options: AgentOptions;
   readonly process: ClusterProcess;
+  /** The one-time token it joined with (spent). */
+  readonly joinToken: string;
   /** The URL it printed at its latest start. */
   url: string;
   /** Starts it again with the same flags less --join/--token: it runs from agent.json. */
@@ -175,6 +199,7 @@ export class Cluster {
   /** The admin's API token. */
   token = '';
   readonly #cleanup: () => Promise<void>;
+  readonly #launcher: string;
   /** Every agent directory made, also of agents that failed to start (their QEMUs go too). */
   readonly #agentDirs = new Set<string>();
   readonly #processes: ClusterProcess[] = [];
@@ -183,8 +208,10 @@ export class Cluster {
     dir: string,
     database: TestDatabase,
     tls: ClusterTls,
+    launcher: string,
     cleanup: () => Promise<void>,
   ) {
+    this.#launcher = launcher;
     this.dir = dir;
     this.database = database;
     this.tls = tls;
@@ -198,7 +225,13 @@ export class Cluster {
     const postgres = dialects.find((dialect) => dialect.name === 'postgres');
     assert.ok(postgres);
     const database = await postgres.create({ migrate: false });
-    const cluster = new Cluster(dir, database, await makeTls(dir), temp.cleanup);
+    const cluster = new Cluster(
+      dir,
+      database,
+      await makeTls(dir),
+      await writeLauncher(dir),
+      temp.cleanup,
+    );
     try {
       const first = await cluster.addController();
       const added = await cluster.cli(
@@ -236,11 +269,27 @@ export class Cluster {
 
   /** `labvirt ARGS` as the logged-in admin (after start), with `input` on stdin. */
   cli(args: readonly string[], input?: string): Promise<CliResult> {
-    return runCliWith(args, {
-      env: this.env(),
-      cwd: this.dir,
-      ...(input === undefined ? {} : { input }),
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [this.#launcher, ...args], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: this.env(),
+        cwd: this.dir,
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      child.stdin.on('error', () => undefined); // a command may exit before reading
+      child.stdin.end(input ?? '');
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
     });
+  }
+
+  #process(label: string): ClusterProcess {
+    const proc = new ClusterProcess(label, this.#launcher);
+    this.#processes.push(proc);
+    return proc;
   }
 
   /**
@@ -255,8 +304,7 @@ export class Cluster {
     else await symlink(join(this.dir, 'controller-0', 'images'), join(dataDir, 'images'));
     const port = await freePort();
     const url = `https://127.0.0.1:${port}`;
-    const proc = new ClusterProcess(`controller-${index}`);
-    this.#processes.push(proc);
+    const proc = this.#process(`controller-${index}`);
     const args = [
       'server',
       '--data',
@@ -272,7 +320,7 @@ export class Cluster {
       'json',
       // All requests come from 127.0.0.1: the per-address limit would refuse the load test.
       '--terminal-rate-limit',
-      '1000000',
+      '100000',
     ];
     const controller: ClusterController = {
       index,
@@ -421,13 +469,13 @@ export class Cluster {
     const added = await this.addHost(name, options.cpuRatio);
     const url = this.controllers[0]?.url ?? '';
     const dir = await this.agentDir(name);
-    const proc = new ClusterProcess(`agent-${name}`);
-    this.#processes.push(proc);
+    const proc = this.#process(`agent-${name}`);
     const agent: ClusterAgent = {
       name,
       dir,
       options,
       process: proc,
+      joinToken: added.joinToken,
       url: '',
       restart: async () => {
         await proc.kill('SIGKILL');
@@ -465,8 +513,7 @@ export class Cluster {
     args: readonly string[],
     timeoutMs = 60_000,
   ): Promise<CliResult & { timedOut: boolean }> {
-    const proc = new ClusterProcess('agent-once');
-    this.#processes.push(proc);
+    const proc = this.#process('agent-once');
     const child = proc.spawn(args, this.env());
     let stdout = '';
     let stderr = '';
@@ -601,6 +648,9 @@ export class Cluster {
 
   /** Ends every process this cluster started, its QEMUs and gateway daemons; drops the database. */
   async close(): Promise<void> {
+    // For a look at what the processes said: LABVIRT_TEST_CLUSTER_LOGS=FILE keeps it.
+    const keep = process.env['LABVIRT_TEST_CLUSTER_LOGS'];
+    if (keep !== undefined) await writeFile(keep, this.logs()).catch(() => undefined);
     for (const proc of this.#processes) await proc.kill('SIGKILL').catch(() => undefined);
     await this.killQemus().catch((error: unknown) => console.error(`cluster: ${String(error)}`));
     for (const dir of this.#agentDirs)
@@ -682,6 +732,18 @@ export class Cluster {
   logs(): string {
     return this.#processes.map((proc) => proc.output()).join('\n');
   }
+}
+
+/** The JSON lines (pino's entries) of a process's output; other lines are left out. */
+export function logEntries(output: string): Record<string, unknown>[] {
+  return output.split('\n').flatMap((line) => {
+    if (!line.startsWith('{')) return [];
+    try {
+      return [JSON.parse(line) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** How many of `items` fall into each key. */

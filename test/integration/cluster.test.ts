@@ -10,7 +10,13 @@ import { randomBytes } from 'node:crypto';
 import { chmod, open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Cluster, countBy, type ClusterAgent, type QemuProcess } from '../helpers/cluster.js';
+import {
+  Cluster,
+  countBy,
+  logEntries,
+  type ClusterAgent,
+  type QemuProcess,
+} from '../helpers/cluster.js';
 import { processAlive, sha256File, waitFor } from '../helpers/env.js';
 
 const NAMES = ['node-a', 'node-b', 'node-c'] as const;
@@ -173,17 +179,13 @@ describe('a cluster of three agents and a controller on PostgreSQL', { skip }, (
           `host_images of ${name}`,
         );
         // The controller logged each host's download of the version.
-        const log = cluster.controllers[0]?.process.output() ?? '';
-        const lines = log
-          .split('\n')
-          .filter(
-            (line) =>
-              line.includes(profile.versionId) && (line.includes(hostId) || line.includes(name)),
-          );
-        assert.ok(
-          lines.length > 0,
-          `the controller logged ${name}'s download of ${profile.versionId}`,
+        const downloads = logEntries(cluster.controllers[0]?.process.output() ?? '').filter(
+          (entry) =>
+            /download/i.test(String(entry['msg'])) &&
+            entry['version'] === profile.versionId &&
+            (entry['host'] === name || entry['host'] === hostId),
         );
+        assert.ok(downloads.length > 0, `the controller logged ${name}'s download`);
       }
     },
   );
@@ -406,24 +408,14 @@ describe('a cluster of three agents and a controller on PostgreSQL', { skip }, (
             .where('action', '=', 'host.join-refused')
             .execute()
         ).length;
-      const tokenOf = async (name: string) => {
-        // The token node-a joined with is in the command line of its first start.
-        const line = agent(name)
-          .process.output()
-          .split('\n')
-          .find((l) => l.includes('--token'));
-        const token = /--token (\S+)/.exec(line ?? '')?.[1];
-        assert.ok(token, `node-a's join token in ${line ?? ''}`);
-        return token;
-      };
-      const reused = await tokenOf('node-a');
+      const reused = agent('node-a').joinToken;
       const wrong = `lvj1.${randomBytes(32).toString('base64url')}.${cluster.tls.sha256}`;
       for (const [what, token] of [
         ['reused', reused],
         ['wrong', wrong],
       ] as const) {
         const before = await refusals();
-        const logBefore = controller.process.output().length;
+        const logBefore: number = controller.process.output().length;
         const dir = await cluster.agentDir(`${what}-token`);
         const run = await cluster.runAgent(
           cluster.agentArgs('node-a', dir, AGENT, { url: controller.url, token }),
@@ -436,11 +428,13 @@ describe('a cluster of three agents and a controller on PostgreSQL', { skip }, (
           before + 1,
           `host.join-refused audited for the ${what} token`,
         );
-        assert.match(
+        const logged: Record<string, unknown>[] = logEntries(
           controller.process.output().slice(logBefore),
-          /join/i,
-          `the controller logged the ${what} token's refusal`,
+        ).filter(
+          (entry) =>
+            entry['code'] === 'JOIN_TOKEN_INVALID' && /refused/i.test(String(entry['msg'])),
         );
+        assert.equal(logged.length, 1, `the controller logged the ${what} token's refusal`);
         assert.deepEqual(await filesUnder(join(dir, 'images')), [], 'nothing fetched');
       }
       // node-a still runs as it was.
@@ -483,8 +477,10 @@ describe('a cluster of three agents and a controller on PostgreSQL', { skip }, (
         );
         assert.equal(answer.json<{ code: string }>().code, 'HOST_IDENTITY_MISMATCH');
       }
-      const log = controller.process.output().slice(logBefore);
-      assert.match(log, /HOST_IDENTITY_MISMATCH|identity|enrolled as host/i, 'logged');
+      const logged = logEntries(controller.process.output().slice(logBefore)).filter(
+        (entry) => /identity/i.test(String(entry['msg'])) && entry['claimed'] === b.hostId,
+      );
+      assert.equal(logged.length, 2, 'both refusals logged, with the identity claimed');
       const audit = await cluster.database.db
         .selectFrom('audit_events')
         .select(['action', 'details'])
@@ -517,8 +513,8 @@ describe('a cluster of three agents and a controller on PostgreSQL', { skip }, (
       );
       const size = (await stat(file)).size;
       const offset = Math.floor(size / 2);
-      await chmod(file, 0o644);
       const flip = async () => {
+        await chmod(file, 0o644);
         const handle = await open(file, 'r+');
         try {
           const byte = Buffer.alloc(1);
@@ -528,6 +524,8 @@ describe('a cluster of three agents and a controller on PostgreSQL', { skip }, (
         } finally {
           await handle.close();
         }
+        // Sealed again: the controller serves sealed versions only.
+        await chmod(file, 0o444);
       };
       await flip();
       try {
@@ -557,7 +555,6 @@ describe('a cluster of three agents and a controller on PostgreSQL', { skip }, (
         );
       } finally {
         await flip();
-        await chmod(file, 0o444);
       }
     },
   );
