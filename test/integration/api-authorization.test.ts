@@ -121,6 +121,7 @@ const reviewedRules: Readonly<
   'DELETE /api/v1/hosts/:host': 'admin',
   'POST /api/v1/agent/join': 'public', // the one-time join token is checked in the handler
   'POST /api/v1/agent/hello': 'agent', // an enrolled host's agent secret, for its own id
+  'GET /api/v1/agent/images/:versionId': 'agent', // an image version's file for a host's store
   'GET /api/v1/events': 'viewer',
   'GET /api/v1/vms': 'viewer',
   'POST /api/v1/vms': 'operator',
