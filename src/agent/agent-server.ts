@@ -20,6 +20,7 @@ import {
   type AgentIdentity,
   type JoinToken,
 } from './agent-identity.js';
+import { sayHello } from './agent-hello.js';
 import { metricsServer } from './metrics-listener.js';
 import { ControllerClient } from './controller-client.js';
 import type { HostNetwork, ImageLayer, LayerFetcher } from './host-agent.js';
@@ -191,12 +192,25 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Run
         url: options.join.url,
         pinnedSha256: options.join.pin,
       });
-      const joined = await joinClient.request<Joined>('POST', '/api/v1/agent/join', {
-        token: options.join.token,
-        name: options.join.name,
-        url: advertised,
-        certificate: tls.cert,
-      });
+      const claimed = options.join.name;
+      const joined = await joinClient
+        .request<Joined>('POST', '/api/v1/agent/join', {
+          token: options.join.token,
+          name: claimed,
+          url: advertised,
+          certificate: tls.cert,
+        })
+        .catch((error: unknown) => {
+          // The controller's problem names the code; its parameters may not come with it.
+          if (isLabvirtError(error) && error.code === 'HOST_IDENTITY_MISMATCH') {
+            throw new LabvirtError('HOST_IDENTITY_MISMATCH', {
+              enrolled: '?',
+              claimed,
+              ...error.params,
+            });
+          }
+          throw error;
+        });
       identity = {
         hostId: joined.hostId,
         name: joined.name,
@@ -218,44 +232,12 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Run
     const controller = controllerOf(current);
     if (options.sharedImages !== true) fetcher = new ImageFetcher({ store, controller, log });
 
-    // The controller learns this start's URL (a new port, a new address); while it does not
-    // answer the agent serves anyway, and asks again.
-    let helloTimer: NodeJS.Timeout | undefined;
-    let closed = false;
-    const hello = () => {
-      controller.request('POST', '/api/v1/agent/hello', { url: advertised }).then(
-        () =>
-          log.info(
-            { url: advertised },
-            tr.t('controller {controller} knows this agent at {url}', {
-              controller: current.controllerUrl,
-              url: advertised,
-            }),
-          ),
-        (error: unknown) => {
-          if (closed) return;
-          // Refused (the host was removed): asking again changes nothing.
-          if (isLabvirtError(error) && (error.status === 401 || error.status === 403)) {
-            log.error(
-              { err: error },
-              tr.t('the controller refuses this agent: {message}', { message: error.message }),
-            );
-            return;
-          }
-          log.warn(
-            { err: error },
-            tr.t('telling the controller this agent’s URL failed; trying again in 30 s'),
-          );
-          helloTimer = setTimeout(hello, options.helloRetryMs ?? 30_000);
-          helloTimer.unref();
-        },
-      );
-    };
-    hello();
-    cleanups.push(async () => {
-      closed = true;
-      clearTimeout(helloTimer);
+    const stopHello = sayHello(controller, advertised, {
+      log,
+      tr,
+      retryMs: options.helloRetryMs ?? 30_000,
     });
+    cleanups.push(async () => stopHello());
 
     let metricsUrl: string | undefined;
     if (options.metricsListen !== undefined) {

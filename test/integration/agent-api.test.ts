@@ -2,14 +2,10 @@
 // agent's Fastify app over a real LocalAgent (real QEMU, the boot-counting guest), HTTPS
 // with the agent's pinned self-signed certificate and the controller secret.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import type net from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stopGatewayDaemon } from '../../src/agent/gateway-client.js';
 import type { VmEnded } from '../../src/agent/host-agent.js';
@@ -21,7 +17,14 @@ import { RunDir } from '../../src/qemu/process/run-dir.js';
 import { isLabvirtError } from '../../src/domain/errors.js';
 import type { SealedVersion } from '../../src/images/image-store.js';
 import { bootsInLog, GuestMode, writeGuestDisk } from '../../scripts/guest.js';
-import { guestSpec, serveAgent, type ServedAgent } from '../helpers/agent-api.js';
+import {
+  AgentProcess,
+  closedPort,
+  guestSpec,
+  runToEnd,
+  serveAgent,
+  type ServedAgent,
+} from '../helpers/agent-api.js';
 import { ByteReader, rfbHandshake } from '../helpers/display-clients.js';
 import { processAlive, waitFor } from '../helpers/env.js';
 import { newRef, storeFixture, type StoreFixture } from '../helpers/image-store.js';
@@ -33,15 +36,6 @@ async function failsWith(promise: Promise<unknown>, code: string): Promise<void>
     assert.equal(error.code, code, error.message);
     return true;
   });
-}
-
-/** A loopback port nothing listens on (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe('the agent API through RemoteAgent (in-process agent, real QEMU)', () => {
@@ -164,62 +158,6 @@ describe('the agent API through RemoteAgent (in-process agent, real QEMU)', () =
     await failsWith(gone.vm('api1'), 'AGENT_UNREACHABLE');
   });
 });
-
-/** `labvirt agent` of this build (the compiled CLI next to this test), as a child process. */
-class AgentProcess {
-  readonly #args: readonly string[];
-  child: ChildProcess | undefined;
-  output = '';
-
-  constructor(args: readonly string[]) {
-    this.#args = args;
-  }
-
-  /** Starts it and waits for its listening line; the URL it printed. */
-  async start(extra: readonly string[] = []): Promise<string> {
-    const before = this.output.length;
-    const child = spawnCli([...this.#args, ...extra]);
-    this.child = child;
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
-    return waitFor(
-      'the agent’s listening line',
-      () => {
-        const line = /LabVirt agent listening on (https:\/\/\S+)/.exec(this.output.slice(before));
-        if (line?.[1] !== undefined) return line[1];
-        if (child.exitCode !== null) throw new Error(`the agent exited: ${this.output}`);
-        return undefined;
-      },
-      60_000,
-    );
-  }
-
-  async stop(signal: NodeJS.Signals): Promise<number | null> {
-    const child = this.child;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return null;
-    const exited = once(child, 'exit') as Promise<[number | null]>;
-    child.kill(signal);
-    return (await exited)[0];
-  }
-}
-
-function spawnCli(args: readonly string[]): ChildProcess {
-  const main = join(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
-  const script = `import { main } from ${JSON.stringify(main)}; process.exitCode = await main(process.argv.slice(1));`;
-  return spawn(process.execPath, ['--input-type=module', '-e', script, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LC_ALL: 'C', LANG: 'C' },
-  });
-}
-
-async function runToEnd(args: readonly string[]): Promise<{ code: number | null; stderr: string }> {
-  const child = spawnCli(args);
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  child.stdout?.resume();
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stderr };
-}
 
 describe('labvirt agent as a process (real QEMU)', () => {
   let fx: StoreFixture;
