@@ -8,6 +8,7 @@ import { bearerMatches, bearerToken, sha256Hex } from '../../src/agent/api/agent
 import { IdempotentStarts } from '../../src/agent/api/idempotent-starts.js';
 import type { AgentVm, AgentVmSpec } from '../../src/agent/host-agent.js';
 import { answerError, transportError } from '../../src/agent/remote/agent-errors.js';
+import { RemoteAgent } from '../../src/agent/remote/remote-agent.js';
 import { parseSse } from '../../src/agent/remote/sse-parse.js';
 import { formatMessage, isLabvirtError, LabvirtError } from '../../src/domain/errors.js';
 
@@ -256,5 +257,32 @@ describe('idempotent starts by name', () => {
     const a = spec('v2', '33333333-3333-4333-8333-333333333333');
     await assert.rejects(starter.start(a), /QEMU failed/);
     assert.equal((await starter.start(a)).pid, 7);
+  });
+});
+
+describe('a RemoteAgent of an unusable hosts row', () => {
+  it('is made, and fails each request with the reason', async () => {
+    const cases = [
+      [{ url: '', certificate: '' }, 'its address is not an agent URL: (none)'],
+      [
+        { url: 'http://10.0.0.5:8445', certificate: '' },
+        'its address is not an agent URL: http://10.0.0.5:8445',
+      ],
+      [
+        { url: 'https://10.0.0.5:8445', certificate: 'junk' },
+        'its enrolled certificate is not a valid PEM certificate',
+      ],
+    ] as const;
+    for (const [row, reason] of cases) {
+      const agent = new RemoteAgent({ hostName: 'h9', secret: 's', ...row });
+      for (const call of [() => agent.report(), () => agent.openDisplay('v')]) {
+        await assert.rejects(call(), (error: unknown) => {
+          assert.ok(isLabvirtError(error));
+          assert.equal(error.message, `host "h9" failed: ${reason}`);
+          return true;
+        });
+      }
+      await agent.close();
+    }
   });
 });

@@ -29,12 +29,32 @@ export class AgentHttp {
   #base: URL;
   #secret: string;
   #pool: Agent;
+  #broken: Error | undefined;
 
   constructor(options: AgentHttpOptions) {
     this.hostName = options.hostName;
-    this.#base = new URL(options.url);
     this.#secret = options.secret;
-    this.tls = pinnedTls(options.certificate);
+    // A row with no usable URL or certificate makes an agent that fails every request
+    // (the pool reports it offline with the reason), not a constructor that throws.
+    let base: URL | undefined;
+    let tls: PinnedTlsOptions | undefined;
+    try {
+      base = new URL(options.url);
+      if (base.protocol !== 'https:') throw new Error(`not an https:// URL: ${options.url}`);
+      tls = pinnedTls(options.certificate);
+    } catch (error) {
+      this.#broken = transportError(
+        this.hostName,
+        new Error(
+          tls === undefined && base !== undefined && base.protocol === 'https:'
+            ? 'its enrolled certificate is not a valid PEM certificate'
+            : `its address is not an agent URL: ${options.url || '(none)'}`,
+          { cause: error },
+        ),
+      );
+    }
+    this.#base = base ?? new URL('https://invalid.invalid');
+    this.tls = tls ?? { rejectUnauthorized: true, checkServerIdentity: () => new Error('no pin') };
     this.#pool = new Agent({ keepAlive: true, maxSockets: 16, ...this.tls });
   }
 
@@ -43,6 +63,11 @@ export class AgentHttp {
     const url = new URL(AGENT_API_PREFIX + path, this.#base);
     if (protocol !== undefined) url.protocol = protocol;
     return url;
+  }
+
+  /** Why every request fails (an unusable URL or certificate); undefined when usable. */
+  get broken(): Error | undefined {
+    return this.#broken;
   }
 
   get authorization(): string {
@@ -85,6 +110,7 @@ export class AgentHttp {
     accept: string,
   ): Promise<IncomingMessage> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
+    if (this.#broken !== undefined) return Promise.reject(this.#broken);
     return new Promise((resolve, reject) => {
       const request = httpsRequest(this.url(path), {
         method,

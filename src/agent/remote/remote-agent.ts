@@ -148,6 +148,7 @@ export class RemoteAgent implements HostAgent {
   /** The VM's VNC display through the agent's WebSocket, as a byte stream. */
   openDisplay(name: string): Promise<Duplex> {
     const host = this.hostName;
+    if (this.#http.broken !== undefined) return Promise.reject(this.#http.broken);
     const ws = new WebSocket(this.#http.url(`/vms/${seg(name)}/display`, 'wss:'), {
       ...this.#http.tls,
       headers: { authorization: this.#http.authorization },
