@@ -120,6 +120,8 @@ export interface Problem {
   readonly detail: string;
   readonly code: ErrorCode;
   readonly field?: string;
+  /** The message's values by name, so programs (an agent, the CLI) can rebuild the error. */
+  readonly params: Readonly<Record<string, unknown>>;
   readonly instance: string;
   readonly requestId: string;
 }
@@ -137,6 +139,7 @@ export function problemOf(
     detail: message,
     code: error.code,
     ...(error.field !== undefined ? { field: error.field } : {}),
+    params: error.params,
     instance: request.url.split('?')[0] ?? request.url,
     requestId: request.id,
   };

@@ -50,6 +50,11 @@ export const ProblemSchema = Type.Object(
     detail: Type.String(),
     code: Type.String(),
     field: Type.Optional(Type.String()),
+    params: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), {
+        description: 'the values the message was filled in with, by name (for programs)',
+      }),
+    ),
     instance: Type.String(),
     requestId: Type.String(),
   },

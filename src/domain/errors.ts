@@ -495,6 +495,10 @@ const catalogue = {
     message:
       'the controller at {url} presented a TLS certificate other than the pinned one (sha256 {actual}): join again with a fresh token if its certificate changed',
   },
+  IMAGE_RANGE_INVALID: {
+    status: 416,
+    message: 'the range starts at byte {offset}, past the end of the {size}-byte file',
+  },
   JOIN_INSECURE: {
     status: 400,
     message:

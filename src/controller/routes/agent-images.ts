@@ -31,7 +31,12 @@ export function agentImageRoutes(app: FastifyInstance, ctx: RouteContext): void 
       summary:
         'A sealed version’s file for a host’s image store (Range: bytes=N- resumes; X-Labvirt-Sha256 is the whole file’s digest)',
       params: Strict({ versionId: Type.String({ pattern: UUID }) }),
-      response: { ...errors(401, 403, 404, 503) },
+      response: {
+        // A stream, never serialized: the schema only documents it.
+        200: binaryFile('the whole file'),
+        206: binaryFile('the file from the Range’s first byte'),
+        ...errors(401, 403, 404, 416, 503),
+      },
     },
     handler: async (request, reply) => {
       const store = requireStore(ctx.images);
@@ -62,7 +67,8 @@ export function agentImageRoutes(app: FastifyInstance, ctx: RouteContext): void 
         .header('Accept-Ranges', 'bytes')
         .type('application/octet-stream');
       if (start > 0 && start >= size) {
-        return reply.code(416).header('Content-Range', `bytes */${size}`).send();
+        void reply.header('Content-Range', `bytes */${size}`);
+        throw new LabvirtError('IMAGE_RANGE_INVALID', { offset: start, size });
       }
       if (start > 0) {
         void reply.code(206).header('Content-Range', `bytes ${start}-${size - 1}/${size}`);
@@ -71,4 +77,11 @@ export function agentImageRoutes(app: FastifyInstance, ctx: RouteContext): void 
       return reply.send(createReadStream(path, { start }));
     },
   });
+}
+
+function binaryFile(description: string) {
+  return {
+    description,
+    content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+  };
 }
