@@ -381,7 +381,7 @@ export class Cluster {
           method,
           ca: this.tls.cert,
           agent: false,
-          timeout: 120_000,
+          timeout: 300_000, // a lab start waits for all its VMs (and their images)
           headers: {
             ...(token === null ? {} : { authorization: `Bearer ${token}` }),
             ...(body === undefined ? {} : { 'content-type': 'application/json' }),
