@@ -345,6 +345,22 @@ export class AgentPool {
       .where('id', '=', slot.hostId)
       .execute();
     if (slot.online && slot.comeOnline) this.#comeOnline(slot);
+    else if (slot.online && !this.#coming.has(slot.hostId)) this.#prefetch(slot);
+  }
+
+  /**
+   * Every round, an online host is given the published versions it lacks: a version
+   * published through any controller reaches every host without a hook of its own
+   * (prefetch skips what host_images says the host holds, so a quiet round costs a query).
+   */
+  #prefetch(slot: Slot): void {
+    const images = this.#deps.images;
+    if (images === undefined || this.#closed) return;
+    void Promise.resolve()
+      .then(() => images.prefetch(slot.hostId, slot.agent))
+      .catch((error: unknown) =>
+        this.#deps.log?.(error, `prefetching to host ${slot.name} failed`),
+      );
   }
 
   /** A host came online: its VMs, its images, its DHCP entries (once at a time per host). */

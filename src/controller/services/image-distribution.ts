@@ -153,6 +153,18 @@ export class ImageDistribution {
           eb.exists(rules.where('profile_hosts.host_id', '=', hostId)),
         ]);
       })
+      // What the host holds already needs nothing (the pool asks every round).
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('host_images')
+              .select('host_images.version_id')
+              .where('host_images.host_id', '=', hostId)
+              .whereRef('host_images.version_id', '=', 'profiles.published_version_id'),
+          ),
+        ),
+      )
       .orderBy('name')
       .execute();
     if (profiles.length === 0) return;
