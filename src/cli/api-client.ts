@@ -43,6 +43,12 @@ export function connectionReason(error: unknown, tr: Translator): string {
   return sanitize(cause?.message ?? cause?.code ?? String(error));
 }
 
+/**
+ * How long a request that starts or stops VMs may take: a start may first copy the
+ * profile's image to its host, and a lab's many VMs start a few at a time.
+ */
+export const LONG_REQUEST = { timeoutMs: 15 * 60_000 } as const;
+
 export class ApiClient {
   readonly url: string;
   #token: string | undefined;
@@ -68,7 +74,7 @@ export class ApiClient {
     method: string,
     path: string,
     body?: unknown,
-    options: { readonly text?: boolean } = {},
+    options: { readonly text?: boolean; readonly timeoutMs?: number } = {},
   ): Promise<T> {
     const headers: Record<string, string> = {
       accept: options.text
@@ -85,7 +91,7 @@ export class ApiClient {
         headers,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         redirect: 'error',
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: AbortSignal.timeout(options.timeoutMs ?? this.#timeoutMs),
       });
     } catch (error) {
       throw new LabvirtError(

@@ -3,6 +3,7 @@
 import { Command, Option } from 'commander';
 import { LabvirtError } from '../../domain/errors.js';
 import { apiCommand, clientFor, printJson, segment, type ApiFlags } from '../api-command.js';
+import { LONG_REQUEST } from '../api-client.js';
 import type { CliContext } from '../context.js';
 import { formatFields, formatTable, sanitize } from '../table.js';
 import { dayNames, formatTime, localTime } from '../../domain/timetable.js';
@@ -355,7 +356,7 @@ export function labCommand(ctx: CliContext): Command {
       .action(async (ref: string, flags: ApiFlags) => {
         const result = await (
           await clientFor(flags, ctx)
-        ).request<LabStartResult>('POST', `/labs/${segment(ref)}/start`, {});
+        ).request<LabStartResult>('POST', `/labs/${segment(ref)}/start`, {}, LONG_REQUEST);
         if (flags.json) return printJson(ctx, result);
         io.out(
           `${tr.t('Started {started}, already running {running}, failed {failed}.', {
@@ -375,7 +376,7 @@ export function labCommand(ctx: CliContext): Command {
       .action(async (ref: string, flags: ApiFlags) => {
         const result = await (
           await clientFor(flags, ctx)
-        ).request<LabStopResult>('POST', `/labs/${segment(ref)}/stop`, {});
+        ).request<LabStopResult>('POST', `/labs/${segment(ref)}/stop`, {}, LONG_REQUEST);
         if (flags.json) return printJson(ctx, result);
         io.out(`${tr.tn('Stopped one VM.', 'Stopped {n} VMs.', result.stopped)}\n`);
       }),

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { LabvirtError } from '../../domain/errors.js';
 import { apiCommand, clientFor, printJson, segment, type ApiFlags } from '../api-command.js';
+import { LONG_REQUEST } from '../api-client.js';
 import type { CliContext } from '../context.js';
 import { formatFields } from '../table.js';
 import type { VmView } from './vm.js';
@@ -60,10 +61,11 @@ export function profileAdminCommand(ctx: CliContext): Command {
       const path = `/profiles/${segment(profile)}/admin-session`;
       switch (action) {
         case 'open': {
-          const view = await client.request<AdminSessionView>('POST', path, {
+          const body = {
             ...(flags.exclusive ? { exclusive: true } : {}),
             ...(flags.force ? { force: true } : {}),
-          });
+          };
+          const view = await client.request<AdminSessionView>('POST', path, body, LONG_REQUEST);
           return flags.json ? printJson(ctx, view) : io.out(session(view));
         }
         case 'status': {
@@ -71,7 +73,12 @@ export function profileAdminCommand(ctx: CliContext): Command {
           return flags.json ? printJson(ctx, view) : io.out(session(view));
         }
         case 'boot': {
-          const view = await client.request<AdminSessionView>('POST', `${path}/boot`);
+          const view = await client.request<AdminSessionView>(
+            'POST',
+            `${path}/boot`,
+            undefined,
+            LONG_REQUEST,
+          );
           return flags.json ? printJson(ctx, view) : io.out(session(view));
         }
         case 'publish': {

@@ -1,6 +1,7 @@
 // `labvirt vm start|list|show|stop|serial`, over the API: VMs of profiles.
 import { Command } from 'commander';
 import { apiCommand, clientFor, printJson, segment, type ApiFlags } from '../api-command.js';
+import { LONG_REQUEST } from '../api-client.js';
 import type { CliContext } from '../context.js';
 import { sanitize, formatFields, formatTable } from '../table.js';
 import type { VmView } from '../../controller/services/vms.js';
@@ -78,7 +79,10 @@ export function vmCommand(ctx: CliContext): Command {
       .requiredOption('--profile <PROFILE>', tr.t('the profile (name or id)'))
       .action(async (flags: ApiFlags & { profile: string }) => {
         const client = await clientFor(flags, ctx);
-        show(flags, await client.request<VmView>('POST', '/vms', { profile: flags.profile }));
+        show(
+          flags,
+          await client.request<VmView>('POST', '/vms', { profile: flags.profile }, LONG_REQUEST),
+        );
       }),
   );
 
@@ -120,9 +124,12 @@ export function vmCommand(ctx: CliContext): Command {
         const client = await clientFor(flags, ctx);
         show(
           flags,
-          await client.request<VmView>('POST', `/vms/${segment(ref)}/stop`, {
-            force: flags.force === true,
-          }),
+          await client.request<VmView>(
+            'POST',
+            `/vms/${segment(ref)}/stop`,
+            { force: flags.force === true },
+            LONG_REQUEST,
+          ),
         );
       }),
   );
