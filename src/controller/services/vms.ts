@@ -6,12 +6,11 @@
 // decides from rows (under a per-profile lock) holds for the processes too (invariant 3).
 // Ended rows stay (with their serial log) as a record; their terminal is let go.
 import { randomUUID } from 'node:crypto';
-import { PostgresAdapter, sql, type Kysely, type Transaction } from 'kysely';
+import { PostgresAdapter, type Kysely, type Transaction } from 'kysely';
 import type {
   AgentDisplaySpec,
   AgentVm,
   AgentVmSpec,
-  DisplayConnection,
   HostAgent,
   VmEnded,
 } from '../../agent/host-agent.js';
@@ -21,7 +20,10 @@ import type { Database, Profile, Vm, VmKind } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { macFromUuid } from '../../qemu/cmdline/validate.js';
 import { terminalVmMac } from '../../domain/terminal-mac.js';
-import { formatRefusals, place, type PlacementPolicy } from '../../domain/placement.js';
+import { placeVm, type PlacementNeeds } from './vm-placement.js';
+import { liveVms, vmViews, type VmView } from './vm-views.js';
+
+export type { VmView };
 import type { AgentPool } from '../agents/agent-pool.js';
 import { audit, type Actor } from './audit.js';
 import { dataDisks, findProfile } from './profiles.js';
@@ -29,27 +31,6 @@ import { onlyOne } from './only-one.js';
 
 export const ACTIVE_STATES: readonly VmState[] = ['starting', 'running', 'stopping'];
 export const system: Actor = { principal: undefined, source: null };
-
-export interface VmView {
-  readonly id: string;
-  readonly name: string;
-  readonly kind: VmKind;
-  readonly profileId: string | null;
-  readonly profile: string | null;
-  readonly versionId: string | null;
-  readonly host: string | null;
-  readonly state: string;
-  readonly mac: string;
-  /** The terminal it serves (its MAC), if it serves one. */
-  readonly terminal: string | null;
-  /** Live facts from the agent, while it runs. */
-  readonly pid: number | null;
-  readonly runStatus: string | null;
-  /** Who is connected to its display or guest port now. */
-  readonly connections: readonly DisplayConnection[];
-  readonly createdAt: string;
-  readonly updatedAt: string;
-}
 
 export interface VmFilter {
   readonly profile?: string | undefined;
@@ -71,13 +52,6 @@ export async function lockProfile(tx: Transaction<Database>, id: string): Promis
   return profile;
 }
 
-/**
- * The cluster-wide lock of placement on PostgreSQL (any constant; 'LVPLACE' in ASCII):
- * held to the end of the inserting transaction, so two controllers never place on what
- * the other has not committed yet. SQLite's IMMEDIATE transactions serialize already.
- */
-const PLACEMENT_LOCK = 0x4c56504c414345n;
-
 /** Makes sure a host's store holds a version before a VM of it starts (image-distribution.ts). */
 export interface ImageEnsurer {
   ensureOn(hostId: string, agent: HostAgent, versionId: string): Promise<unknown>;
@@ -96,17 +70,6 @@ export interface VmServiceDeps {
   readonly images?: ImageEnsurer | undefined;
   /** A host's free disk by its latest sample (MiB), null when none (not checked). */
   readonly diskFreeMiB?: ((hostId: string) => number | null) | undefined;
-}
-
-/** What the VM to place needs, and where it may go. */
-export interface PlacementNeeds {
-  readonly profile: Profile;
-  /** The version it boots (a host with it is preferred). */
-  readonly versionId: string | null;
-  /** The terminal it serves: its lab's placement policy applies. */
-  readonly terminalId?: string | undefined;
-  /** An admin VM: on a host that shares the controller's image store. */
-  readonly admin?: boolean | undefined;
 }
 
 /** How long a stop waits for the guest to power down by default. */
@@ -164,102 +127,11 @@ export class VmService {
   }
 
   /**
-   * Chooses the host of a new VM, inside the transaction that inserts its row: under the
-   * cluster-wide lock, from the hosts and what the active rows already take of them.
-   * NO_HOST_AVAILABLE (every host's reason) when none can take it.
+   * Chooses the host of a new VM, inside the transaction that inserts its row
+   * (vm-placement.ts); NO_HOST_AVAILABLE (every host's reason) when none can take it.
    */
-  async placeVm(tx: Transaction<Database>, needs: PlacementNeeds): Promise<string> {
-    if (tx.getExecutor().adapter instanceof PostgresAdapter) {
-      await sql`select pg_advisory_xact_lock(${sql.lit(PLACEMENT_LOCK.toString())}::bigint)`.execute(
-        tx,
-      );
-    }
-    const pool = this.#deps.agents;
-    const { profile } = needs;
-    const hosts = await tx
-      .selectFrom('hosts')
-      .selectAll()
-      .where('state', '!=', 'pending')
-      .execute();
-    const committed = new Map(
-      (
-        await tx
-          .selectFrom('vms')
-          .innerJoin('profiles', 'profiles.id', 'vms.profile_id')
-          .select((eb) => [
-            'vms.host_id',
-            eb.fn.sum<number | string>('profiles.memory_mib').as('memory'),
-            eb.fn.sum<number | string>('profiles.cpus').as('cpus'),
-            eb.fn.countAll<number | string>().as('count'),
-          ])
-          .where('vms.state', 'in', ACTIVE_STATES)
-          .groupBy('vms.host_id')
-          .execute()
-      ).map((row) => [
-        row.host_id,
-        { memoryMiB: Number(row.memory), vcpus: Number(row.cpus), vms: Number(row.count) },
-      ]),
-    );
-    const allowed = new Set(
-      (
-        await tx
-          .selectFrom('profile_hosts')
-          .select('host_id')
-          .where('profile_id', '=', profile.id)
-          .execute()
-      ).map((row) => row.host_id),
-    );
-    const held = new Set(
-      needs.versionId === null
-        ? []
-        : (
-            await tx
-              .selectFrom('host_images')
-              .select('host_id')
-              .where('version_id', '=', needs.versionId)
-              .execute()
-          ).map((row) => row.host_id),
-    );
-    let policy: PlacementPolicy = 'spread';
-    if (needs.terminalId !== undefined) {
-      const lab = await tx
-        .selectFrom('terminals')
-        .innerJoin('labs', 'labs.id', 'terminals.lab_id')
-        .select('labs.placement')
-        .where('terminals.id', '=', needs.terminalId)
-        .executeTakeFirst();
-      policy = lab?.placement ?? 'spread';
-    }
-    const candidates = hosts.map((host) => {
-      const sharedStore =
-        host.is_local === 1 || host.shared_store === 1 || pool.reportSharedStore(host.id);
-      return {
-        id: host.id,
-        name: host.name,
-        online: pool.isOnline(host.id),
-        maintenance: host.maintenance === 1,
-        cpus: host.cpus ?? 0,
-        memoryMiB: host.memory_mib ?? 0,
-        cpuRatio: host.cpu_ratio,
-        diskFreeMiB: this.#deps.diskFreeMiB?.(host.id) ?? null,
-        sharedStore,
-        allowed: allowed.size === 0 || allowed.has(host.id),
-        hasImage: sharedStore || held.has(host.id),
-        committed: committed.get(host.id) ?? { memoryMiB: 0, vcpus: 0, vms: 0 },
-      };
-    });
-    const placement = place(candidates, {
-      memoryMiB: profile.memory_mib,
-      cpus: profile.cpus,
-      diskMiB: dataDisks(profile.data_disks).reduce((sum, disk) => sum + disk.sizeMiB, 0),
-      policy,
-      needsSharedStore: needs.admin === true,
-    });
-    if (placement.ok) return placement.host.id;
-    if (needs.admin === true && placement.reasons.every((r) => r.reason === 'no-shared-store')) {
-      throw new LabvirtError('NO_SHARED_STORE_HOST');
-    }
-    throw new LabvirtError('NO_HOST_AVAILABLE', { reasons: formatRefusals(placement.reasons) });
+  placeVm(tx: Transaction<Database>, needs: PlacementNeeds): Promise<string> {
+    return placeVm(tx, needs, { hosts: this.#deps.agents, diskFreeMiB: this.#deps.diskFreeMiB });
   }
 
   /** Before a VM is placed: the agents are there, and the local host is registered. */
@@ -284,7 +156,7 @@ export class VmService {
     else if (filter.state !== undefined) query = query.where('state', '=', filter.state);
     if (filter.kind !== undefined) query = query.where('kind', '=', filter.kind);
     const rows = await query.orderBy('created_at').orderBy('name').execute();
-    return this.#views(rows, await this.#liveVms(rows));
+    return vmViews(this.db, rows, await liveVms(this.#deps.agents, rows, this.#deps.log));
   }
 
   async find(ref: string): Promise<Vm> {
@@ -299,7 +171,9 @@ export class VmService {
 
   async view(ref: string): Promise<VmView> {
     const row = await this.find(ref);
-    return onlyOne(await this.#views([row], await this.#liveVms([row])));
+    return onlyOne(
+      await vmViews(this.db, [row], await liveVms(this.#deps.agents, [row], this.#deps.log)),
+    );
   }
 
   async serial(ref: string): Promise<string> {
@@ -734,79 +608,6 @@ export class VmService {
    * What the agents run, by VM name: of the rows' hosts that are online (an offline host's
    * VMs are listed from their rows alone), or of the one VM's host.
    */
-  async #liveVms(rows: readonly Vm[]): Promise<Map<string, AgentVm>> {
-    const pool = this.#deps.agents;
-    await pool.localHostId()?.catch(() => undefined); // known to the pool before it is asked
-    const active = rows.filter((row) => !isFinal(row.state as VmState));
-    const [only] = active;
-    if (only !== undefined && active.length === 1 && rows.length === 1) {
-      const vm = await pool.onlineAgent(only.host_id)?.vm(only.name);
-      return new Map(vm === undefined ? [] : [[only.name, vm]]);
-    }
-    const hosts = new Set(active.map((row) => row.host_id));
-    const lists = await Promise.all(
-      [...hosts].map(async (hostId) => {
-        const agent = pool.onlineAgent(hostId);
-        if (agent === undefined) return [];
-        try {
-          return await agent.listVms();
-        } catch (error) {
-          // One host not answering does not hide the others' VMs.
-          this.#deps.log?.(error, 'listing a host’s VMs failed');
-          return [];
-        }
-      }),
-    );
-    return new Map(lists.flat().map((vm) => [vm.name, vm]));
-  }
-
-  async #views(rows: readonly Vm[], live: ReadonlyMap<string, AgentVm>): Promise<VmView[]> {
-    if (rows.length === 0) return [];
-    const profiles = new Map(
-      (await this.db.selectFrom('profiles').select(['id', 'name']).execute()).map((p) => [
-        p.id,
-        p.name,
-      ]),
-    );
-    const hosts = new Map(
-      (await this.db.selectFrom('hosts').select(['id', 'name']).execute()).map((h) => [
-        h.id,
-        h.name,
-      ]),
-    );
-    const terminalIds = rows.flatMap((row) => (row.terminal_id === null ? [] : [row.terminal_id]));
-    const terminals = new Map(
-      terminalIds.length === 0
-        ? []
-        : (
-            await this.db
-              .selectFrom('terminals')
-              .select(['id', 'mac'])
-              .where('id', 'in', terminalIds)
-              .execute()
-          ).map((t) => [t.id, t.mac]),
-    );
-    return rows.map((row) => {
-      const vm = isFinal(row.state as VmState) ? undefined : live.get(row.name);
-      return {
-        id: row.id,
-        name: row.name,
-        kind: row.kind,
-        profileId: row.profile_id,
-        profile: row.profile_id === null ? null : (profiles.get(row.profile_id) ?? null),
-        versionId: row.version_id,
-        host: row.host_id === null ? null : (hosts.get(row.host_id) ?? null),
-        state: row.state,
-        mac: row.mac,
-        terminal: row.terminal_id === null ? null : (terminals.get(row.terminal_id) ?? null),
-        pid: vm?.pid ?? null,
-        runStatus: vm?.runStatus ?? null,
-        connections: vm?.connections ?? [],
-        createdAt: row.created_at,
-        updatedAt: row.updated_at,
-      };
-    });
-  }
 }
 
 /** The part of an agent's spec that comes from the row and the profile's settings. */
