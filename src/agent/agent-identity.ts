@@ -96,12 +96,12 @@ export function joinTarget(url: string, token: JoinToken): { url: string; pin: s
   return { url: parsed.origin, pin: null };
 }
 
-/** Writes a file whole or not at all, readable by its owner only. */
-export async function writeSecretFile(path: string, content: string): Promise<void> {
+/** Writes a file whole or not at all, readable by its owner only (unless `mode` says more). */
+export async function writeSecretFile(path: string, content: string, mode = 0o600): Promise<void> {
   const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await writeFile(temp, content, { mode: 0o600, flag: 'wx' });
-    await chmod(temp, 0o600);
+    await writeFile(temp, content, { mode, flag: 'wx' });
+    await chmod(temp, mode);
     await rename(temp, path);
   } catch (error) {
     await rm(temp, { force: true });
@@ -171,8 +171,10 @@ export async function ensureAgentCertificate(
     notBeforeDate: new Date(now.getTime() - 24 * 3600_000),
     notAfterDate: new Date(now.getTime() + 30 * 365 * 24 * 3600_000),
   });
+  // The key first, both whole or not at all: a half-written certificate beside its key
+  // would fail every later start (and a missing one makes both anew).
   await writeSecretFile(keyPath, pems.private);
-  await writeFile(certPath, pems.cert, { mode: 0o644 });
+  await writeSecretFile(certPath, pems.cert, 0o644);
   return { key: pems.private, cert: pems.cert, created: true };
 }
 

@@ -427,5 +427,39 @@ for (const dialect of dialects) {
         .execute();
       assert.ok(!rowsHeld.some((row) => row.version_id === other.ref.versionId));
     });
+
+    it('a failed prefetch waits before it is tried again, longer each time', async () => {
+      const db = f.database.db;
+      let clock = Date.parse('2026-01-01T00:00:00Z');
+      const distribution = new ImageDistribution({ db, now: () => new Date(clock) });
+      let attempts = 0;
+      const agent = fakeAgent({
+        listImages: async () => [],
+        ensureImage: async () => {
+          attempts++;
+          throw new Error('disk full');
+        },
+      });
+      await distribution.recordHeld(host.id, agent); // holds nothing: the version is wanted
+      const round = async () => {
+        await distribution.prefetch(host.id, agent);
+        await distribution.idle();
+      };
+      await round();
+      assert.equal(attempts, 1);
+      await round(); // the pool's next round, 5 s later
+      clock += 5_000;
+      await round();
+      assert.equal(attempts, 1, 'not again within the first minute');
+      clock += 60_000;
+      await round();
+      assert.equal(attempts, 2, 'again after a minute');
+      clock += 60_000;
+      await round();
+      assert.equal(attempts, 2, 'the second wait is two minutes');
+      clock += 60_000;
+      await round();
+      assert.equal(attempts, 3);
+    });
   });
 }

@@ -8,6 +8,7 @@ import type { HostReport } from '../../agent/host-agent.js';
 import { audit, type Actor } from './audit.js';
 // A cycle (vms.ts registers hosts), harmless: used only inside a function.
 import { ACTIVE_STATES } from './vms.js';
+import { lockPlacement } from './vm-placement.js';
 
 /** Inserts or refreshes a host from its agent's report; returns its id. */
 export async function registerHost(
@@ -69,6 +70,9 @@ export async function removeHost(
   const host = await findHost(db, ref);
   if (host.is_local === 1) throw new LabvirtError('HOST_IS_LOCAL', { host: host.name });
   await db.transaction().execute(async (tx) => {
+    // Under placement's lock: no VM is placed on it between the count and the delete
+    // (its row would lose its host and its QEMU would be nobody's).
+    await lockPlacement(tx);
     const { count } = await tx
       .selectFrom('vms')
       .select((eb) => eb.fn.countAll<number>().as('count'))

@@ -49,6 +49,10 @@ export async function layersOf(db: Kysely<Database>, versionId: string): Promise
   return layers.reverse();
 }
 
+/** The first wait before a failed prefetch is tried again, and the longest. */
+const PREFETCH_RETRY_MS = 60_000;
+const PREFETCH_RETRY_MAX_MS = 60 * 60_000;
+
 const quiet: DistributionLog = { info: () => undefined, warn: () => undefined };
 
 export class ImageDistribution {
@@ -57,6 +61,8 @@ export class ImageDistribution {
   readonly #log: DistributionLog;
   /** ensureOn calls under way by host and version: a second caller shares the first. */
   readonly #inFlight = new Map<string, Promise<{ fetched: readonly string[] }>>();
+  /** Prefetches that failed, by host and version: when to try again. */
+  readonly #failed = new Map<string, { retryAt: number; delayMs: number }>();
   /** Background prefetches, for idle(). */
   readonly #background = new Set<Promise<void>>();
 
@@ -173,11 +179,22 @@ export class ImageDistribution {
       for (const profile of profiles) {
         const version = profile.published_version_id;
         if (version === null) continue;
+        const key = `${hostId}\n${version}`;
+        const failed = this.#failed.get(key);
+        if (failed !== undefined && failed.retryAt > this.#now().getTime()) continue;
         try {
           await this.ensureOn(hostId, agent, version);
+          this.#failed.delete(key);
         } catch (error) {
+          // The pool asks every round: a copy that failed (corrupt, refused, a full disk)
+          // waits 1 min, then 2, 4… up to an hour, instead of starting again every 5 s.
+          const delay = Math.min(
+            PREFETCH_RETRY_MAX_MS,
+            failed === undefined ? PREFETCH_RETRY_MS : failed.delayMs * 2,
+          );
+          this.#failed.set(key, { retryAt: this.#now().getTime() + delay, delayMs: delay });
           this.#log.warn(
-            { host: host.name, profile: profile.name, version, err: error },
+            { host: host.name, profile: profile.name, version, err: error, retryInMs: delay },
             'prefetching an image to a host failed',
           );
         }

@@ -30,6 +30,15 @@ export interface PlacementNeeds {
   readonly admin?: boolean | undefined;
 }
 
+/** Takes placement's cluster-wide lock until the transaction ends. */
+export async function lockPlacement(tx: Transaction<Database>): Promise<void> {
+  if (tx.getExecutor().adapter instanceof PostgresAdapter) {
+    await sql`select pg_advisory_xact_lock(${sql.lit(PLACEMENT_LOCK.toString())}::bigint)`.execute(
+      tx,
+    );
+  }
+}
+
 export interface PlacementDeps {
   /** Which hosts answer now, and which share the controller's image store by their report. */
   readonly hosts: Pick<AgentPool, 'isOnline' | 'reportSharedStore'>;
@@ -42,11 +51,7 @@ export async function placeVm(
   needs: PlacementNeeds,
   deps: PlacementDeps,
 ): Promise<string> {
-  if (tx.getExecutor().adapter instanceof PostgresAdapter) {
-    await sql`select pg_advisory_xact_lock(${sql.lit(PLACEMENT_LOCK.toString())}::bigint)`.execute(
-      tx,
-    );
-  }
+  await lockPlacement(tx);
   const pool = deps.hosts;
   const { profile } = needs;
   const hosts = await tx.selectFrom('hosts').selectAll().where('state', '!=', 'pending').execute();

@@ -72,6 +72,9 @@ export interface VmServiceDeps {
   readonly diskFreeMiB?: ((hostId: string) => number | null) | undefined;
 }
 
+/** How long a start may take, image copy included, before its row counts as abandoned. */
+export const START_DEADLINE_MS = 10 * 60_000;
+
 /** How long a stop waits for the guest to power down by default. */
 export const STOP_GRACE_MS = 30_000;
 
@@ -83,6 +86,8 @@ export interface ReconcileResult {
   readonly relaunched: string[];
   /** VMs that ran though their row had ended: stopped. */
   readonly stopped: string[];
+  /** Admin VMs recorded as starting a short while ago, maybe by another controller: left. */
+  readonly starting: string[];
 }
 
 export class VmService {
@@ -498,6 +503,7 @@ export class VmService {
       unknown: [],
       relaunched: [],
       stopped: [],
+      starting: [],
     };
     if (host === undefined) return result;
     const agent = this.#deps.agents.agentFor(host);
@@ -515,6 +521,14 @@ export class VmService {
         result.running.push(row.name);
       } else if (this.#launching.has(row.name)) {
         result.running.push(row.name); // its start is under way here
+      } else if (
+        row.state === 'starting' &&
+        row.kind !== 'client' &&
+        this.#deps.now().getTime() - Date.parse(row.updated_at) < START_DEADLINE_MS
+      ) {
+        // Another controller may be copying its image or starting it: an admin VM's start
+        // is not repeated from here (its draft is that controller's business), nor ended.
+        result.starting.push(row.name);
       } else if (row.state === 'starting' && row.kind === 'client') {
         result.relaunched.push(row.name);
         this.#track(
