@@ -64,6 +64,8 @@ describe('the agent API through RemoteAgent (in-process agent, real QEMU)', () =
     const report = await remote.report();
     assert.equal(report.name, 'h1');
     assert.equal(report.address, served.url);
+    // No --gateway-address: terminals are sent where the controllers reach the agent.
+    assert.equal(report.gatewayAddress, new URL(served.url).hostname);
     assert.equal(report.qemu.available, true, report.qemu.problem);
     const usage = await remote.usage();
     assert.equal(typeof usage.cpuPercent, 'number');

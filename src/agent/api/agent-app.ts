@@ -67,10 +67,14 @@ export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyIn
       api.get('/report', async (): Promise<HostReport> => {
         const report = await agent.report();
         const identity = options.identity?.() ?? {};
+        // Terminals are sent to a host's gateway address; without --gateway-address it is
+        // where the controllers reach this agent, never the controller's own address.
+        const gatewayAddress = report.gatewayAddress ?? hostOf(identity.address);
         return {
           ...report,
           ...(identity.name === undefined ? {} : { name: identity.name }),
           ...(identity.address === undefined ? {} : { address: identity.address }),
+          ...(gatewayAddress === undefined ? {} : { gatewayAddress }),
         };
       });
       api.get('/usage', async () => agent.usage());
@@ -81,4 +85,10 @@ export async function buildAgentApp(options: AgentAppOptions): Promise<FastifyIn
     { prefix: AGENT_API_PREFIX },
   );
   return app;
+}
+
+/** The host part of an https:// URL (an IPv6 address without its brackets). */
+function hostOf(url: string | undefined): string | undefined {
+  if (url === undefined || !URL.canParse(url)) return undefined;
+  return new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
 }
