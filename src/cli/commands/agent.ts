@@ -9,6 +9,7 @@ import { parseListen } from '../../controller/listen-address.js';
 import { parseAccel } from '../../qemu/cmdline/validate.js';
 import { checkAgentName, joinTarget, parseJoinToken } from '../../agent/agent-identity.js';
 import type { CliContext } from '../context.js';
+import { addHostFlags } from '../host-flags.js';
 import { textLogStream } from '../log-format.js';
 import { parseGatewayFlags, parseNetworkFlags } from './server.js';
 
@@ -112,7 +113,7 @@ export async function parseAgentFlags(flags: AgentFlags, tr: CliContext['tr']) {
 
 export function agentCommand(ctx: CliContext): Command {
   const { tr, io } = ctx;
-  return new Command('agent')
+  const command = new Command('agent')
     .description(tr.t('run this host’s agent for a LabVirt controller'))
     .requiredOption(
       '--data <DIR>',
@@ -140,20 +141,13 @@ export function agentCommand(ctx: CliContext): Command {
       '--shared-images',
       tr.t('--images is the controller’s own store on shared storage: nothing is copied'),
     )
-    .option('--iso <DIR>', tr.t('the ISO library of profiles’ CD-ROMs (default DATA/iso)'))
-    .option(
-      '--gateway-bind <ADDR>',
-      tr.t('where VMs’ displays listen for terminals (default 127.0.0.1: this machine only)'),
-    )
-    .option('--gateway-address <HOST>', tr.t('the name or address terminals reach this host at'))
-    .option('--gateway-ports <FROM-TO>', tr.t('the TCP ports VMs’ displays may use (default: any)'))
-    .option('--vm-network <MODE>', tr.t('how VMs reach the network: user (default) or bridge'))
-    .option('--bridge <NAME>', tr.t('the Linux bridge VMs join (implies --vm-network bridge)'))
-    .option(
-      '--taps <HOW>',
-      tr.t('who makes VMs’ TAP devices: helper (qemu-bridge-helper, default) or precreated'),
-    )
-    .option('--dhcp', tr.t('run a DHCP server on the bridge for the labs’ address pools'))
+    .option('--iso <DIR>', tr.t('the ISO library of profiles’ CD-ROMs (default DATA/iso)'));
+  addHostFlags(
+    command,
+    tr,
+    tr.t('the name or address terminals reach this host at (default: where controllers reach it)'),
+  );
+  return command
     .option('--accel <ACCEL>', tr.t('accelerator: kvm|tcg|auto'), 'auto')
     .option('--cpus <N>', tr.t('the CPUs LabVirt may use on this host (default: all)'))
     .option(

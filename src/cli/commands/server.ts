@@ -14,6 +14,7 @@ import { parseInterfaceName } from '../../agent/network-setup.js';
 import { DEFAULT_LISTEN, parseListen, parseTrustProxy } from '../../controller/listen-address.js';
 import { textLogStream } from '../log-format.js';
 import { startDemo } from './server-demo.js';
+import { addHostFlags } from '../host-flags.js';
 
 interface ServerFlags {
   data: string;
@@ -125,7 +126,7 @@ const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 
 export function serverCommand(ctx: CliContext): Command {
   const { tr, io } = ctx;
-  return new Command('server')
+  const command = new Command('server')
     .description(
       tr.t('run the controller: the REST API, the database and this machine’s host agent'),
     )
@@ -164,25 +165,15 @@ export function serverCommand(ctx: CliContext): Command {
     .option('--log-format <FORMAT>', tr.t('text or json (default: text on a terminal, else json)'))
     .option('--log-level <LEVEL>', tr.t('fatal, error, warn, info, debug or trace'), 'info')
     .option(
-      '--gateway-bind <ADDR>',
-      tr.t('where VMs’ displays listen for terminals (default 127.0.0.1: this machine only)'),
-    )
-    .option(
-      '--gateway-address <HOST>',
-      tr.t('the name or address terminals reach this host at (default: the one they asked)'),
-    )
-    .option('--gateway-ports <FROM-TO>', tr.t('the TCP ports VMs’ displays may use (default: any)'))
-    .option(
       '--terminal-rate-limit <N>',
       tr.t('requests per minute one address may make to the terminal endpoint (default 300)'),
-    )
-    .option('--vm-network <MODE>', tr.t('how VMs reach the network: user (default) or bridge'))
-    .option('--bridge <NAME>', tr.t('the Linux bridge VMs join (implies --vm-network bridge)'))
-    .option(
-      '--taps <HOW>',
-      tr.t('who makes VMs’ TAP devices: helper (qemu-bridge-helper, default) or precreated'),
-    )
-    .option('--dhcp', tr.t('run a DHCP server on the bridge for the labs’ address pools'))
+    );
+  addHostFlags(
+    command,
+    tr,
+    tr.t('the name or address terminals reach this host at (default: the one they asked)'),
+  );
+  return command
     .option(
       '--no-local-host',
       tr.t('run no VM on this machine: only on enrolled hosts (for several controllers)'),
