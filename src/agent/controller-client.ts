@@ -3,13 +3,14 @@
 // opened and its certificate checked before a single byte of the request (and its bearer
 // secret) is written; the host name is not checked, the pin is the identity. Plain HTTP only
 // without a pin (the join code allows it to a loopback controller alone).
-import { X509Certificate } from 'node:crypto';
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import tls from 'node:tls';
-import { errorCodes, LabvirtError, type ErrorCode, type ErrorParams } from '../domain/errors.js';
+import { LabvirtError } from '../domain/errors.js';
+import { problemOfBody } from './remote/agent-errors.js';
+import { certificateSha256, fingerprintToHex } from './remote/pinned-tls.js';
 
 export interface ControllerClientOptions {
   /** The controller's origin, like https://controller:8443 (no path). */
@@ -31,15 +32,7 @@ export interface Download {
 const DEFAULT_TIMEOUT_MS = 30_000;
 const MAX_ERROR_BODY = 64 * 1024;
 
-/** `AB:CD:…` or `abcd…` → `abcd…`. */
-export function normalizeFingerprint(value: string): string {
-  return value.replaceAll(':', '').toLowerCase();
-}
-
-/** The pin of a certificate (PEM): lowercase hex sha256 of its DER. */
-export function certificateSha256(pem: string): string {
-  return normalizeFingerprint(new X509Certificate(pem).fingerprint256);
-}
+export { certificateSha256 };
 
 export class ControllerClient {
   readonly url: string;
@@ -64,7 +57,7 @@ export class ControllerClient {
     this.#origin = origin;
     this.url = origin.origin;
     this.pinnedSha256 =
-      options.pinnedSha256 === null ? null : normalizeFingerprint(options.pinnedSha256);
+      options.pinnedSha256 === null ? null : fingerprintToHex(options.pinnedSha256);
     this.hostId = options.hostId;
     this.#agentSecret = options.agentSecret;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -88,7 +81,8 @@ export class ControllerClient {
       }
     }
     throw (
-      problemError(text) ?? new LabvirtError('SERVER_ANSWER_INVALID', { url: this.url, status })
+      problemOfBody(text.slice(0, MAX_ERROR_BODY)) ??
+      new LabvirtError('SERVER_ANSWER_INVALID', { url: this.url, status })
     );
   }
 
@@ -112,7 +106,7 @@ export class ControllerClient {
   async problemOf(download: Download): Promise<LabvirtError> {
     const text = await readText(download.body as IncomingMessage).catch(() => '');
     return (
-      problemError(text) ??
+      problemOfBody(text.slice(0, MAX_ERROR_BODY)) ??
       new LabvirtError('SERVER_ANSWER_INVALID', { url: this.url, status: download.status })
     );
   }
@@ -183,7 +177,7 @@ export class ControllerClient {
       socket.once('secureConnect', () => {
         socket.off('error', onError);
         socket.setTimeout(0);
-        const actual = normalizeFingerprint(socket.getPeerCertificate().fingerprint256 ?? '');
+        const actual = fingerprintToHex(socket.getPeerCertificate().fingerprint256 ?? '');
         if (actual !== this.pinnedSha256) {
           socket.destroy();
           reject(
@@ -226,19 +220,4 @@ async function readText(stream: Readable, signal?: AbortSignal): Promise<string>
     chunks.push(buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
-}
-
-/** A LabVirt problem+json body → its LabvirtError (params when the answer carries them). */
-export function problemError(text: string): LabvirtError | undefined {
-  let body: { code?: unknown; params?: unknown; detail?: unknown };
-  try {
-    body = JSON.parse(text.slice(0, MAX_ERROR_BODY)) as typeof body;
-  } catch {
-    return undefined;
-  }
-  if (typeof body.code !== 'string' || !errorCodes.includes(body.code as ErrorCode))
-    return undefined;
-  const params =
-    typeof body.params === 'object' && body.params !== null ? (body.params as ErrorParams) : {};
-  return new LabvirtError(body.code as ErrorCode, params);
 }

@@ -1,6 +1,5 @@
 // buildApp(deps): the controller's HTTP application, without listening, so tests drive it
 // with inject() and the server command adds listen().
-import { X509Certificate } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -43,6 +42,7 @@ import websocket from '@fastify/websocket';
 
 export const API_PREFIX = '/api/v1';
 import { VERSION } from './version.js';
+import { certificateSha256 } from '../agent/remote/pinned-tls.js';
 import { metricsRoutes } from './routes/metrics.js';
 
 export { VERSION };
@@ -104,11 +104,6 @@ declare module 'fastify' {
   }
 }
 
-/** sha256 of a PEM certificate's DER, lowercase hex (what join tokens carry). */
-export function certSha256(pem: Buffer | string): string {
-  return new X509Certificate(pem).fingerprint256.replaceAll(':', '').toLowerCase();
-}
-
 export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? false,
@@ -153,7 +148,7 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
     log: (error, message) => app.log.error({ err: error }, message),
   });
   const ctx: RouteContext = {
-    controllerCertSha256: deps.https === undefined ? null : certSha256(deps.https.cert),
+    controllerCertSha256: deps.https === undefined ? null : certificateSha256(deps.https.cert),
     db: deps.db,
     now,
     agents: pool,

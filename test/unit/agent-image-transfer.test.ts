@@ -2,7 +2,8 @@
 // normal form, and problem+json answers back into LabvirtErrors.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { normalizeFingerprint, problemError } from '../../src/agent/controller-client.js';
+import { problemOfBody } from '../../src/agent/remote/agent-errors.js';
+import { fingerprintToHex } from '../../src/agent/remote/pinned-tls.js';
 import { rangeStart } from '../../src/controller/routes/agent-images.js';
 
 describe('image transfer', () => {
@@ -25,12 +26,12 @@ describe('image transfer', () => {
   });
 
   it('compares pins in one form', () => {
-    assert.equal(normalizeFingerprint('AB:CD:0F'), 'abcd0f');
-    assert.equal(normalizeFingerprint('abcd0f'), 'abcd0f');
+    assert.equal(fingerprintToHex('AB:CD:0F'), 'abcd0f');
+    assert.equal(fingerprintToHex('abcd0f'), 'abcd0f');
   });
 
   it('turns a LabVirt problem back into its error, and nothing else', () => {
-    const error = problemError(
+    const error = problemOfBody(
       JSON.stringify({
         code: 'HOST_OFFLINE',
         params: { host: 'h1', state: 'offline', reason: 'x' },
@@ -38,8 +39,8 @@ describe('image transfer', () => {
     );
     assert.equal(error?.code, 'HOST_OFFLINE');
     assert.equal(error?.message, 'host "h1" is offline: x');
-    assert.equal(problemError(JSON.stringify({ code: 'AGENT_CREDENTIAL_INVALID' }))?.status, 401);
-    assert.equal(problemError(JSON.stringify({ code: 'NOT_A_CODE' })), undefined);
-    assert.equal(problemError('<html>'), undefined);
+    assert.equal(problemOfBody(JSON.stringify({ code: 'AGENT_CREDENTIAL_INVALID' }))?.status, 401);
+    assert.equal(problemOfBody(JSON.stringify({ code: 'NOT_A_CODE' })), undefined);
+    assert.equal(problemOfBody('<html>'), undefined);
   });
 });

@@ -40,6 +40,22 @@ function isParams(value: unknown): value is ErrorParams {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * A LabVirt problem+json body (the agent's or the controller's: both carry the code and
+ * its params) → its LabvirtError; undefined for anything else.
+ */
+export function problemOfBody(body: string): LabvirtError | undefined {
+  try {
+    const problem = JSON.parse(body) as { code?: unknown; params?: unknown };
+    if (isErrorCode(problem.code)) {
+      return new LabvirtError(problem.code, isParams(problem.params) ? problem.params : {});
+    }
+  } catch {
+    // not JSON
+  }
+  return undefined;
+}
+
 /** An HTTP answer that is not a success: the agent's error when it sent one. */
 export function answerError(
   host: string,
@@ -48,14 +64,8 @@ export function answerError(
   body: string,
 ): LabvirtError {
   if (/^application\/(problem\+)?json/i.test(contentType ?? '')) {
-    try {
-      const problem = JSON.parse(body) as { code?: unknown; params?: unknown };
-      if (isErrorCode(problem.code)) {
-        return new LabvirtError(problem.code, isParams(problem.params) ? problem.params : {});
-      }
-    } catch {
-      // not JSON after all: described below
-    }
+    const problem = problemOfBody(body);
+    if (problem !== undefined) return problem;
   }
   const text = body.replace(/\s+/g, ' ').trim().slice(0, 200);
   return new LabvirtError('AGENT_REQUEST_FAILED', {
