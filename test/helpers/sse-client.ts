@@ -2,6 +2,7 @@
 // into messages as they arrive (with the time each arrived), comments counted apart.
 import { get, type IncomingHttpHeaders } from 'node:http';
 import { waitFor } from './env.js';
+import { parseSse as parseBlocks } from '../../src/agent/remote/sse-parse.js';
 
 export interface SseMessage {
   readonly event: string;
@@ -28,25 +29,15 @@ export interface SseClient {
   close(): void;
 }
 
-/** Parses complete blocks off the buffer; returns what is left (an incomplete block). */
+/** Parses complete blocks off the buffer (src/agent/remote/sse-parse.ts); returns what is left. */
 export function parseSse(
   buffer: string,
   onMessage: (event: string, data: string) => void,
   onComment: (text: string) => void,
 ): string {
-  let rest = buffer;
-  for (let end = rest.indexOf('\n\n'); end >= 0; end = rest.indexOf('\n\n')) {
-    const block = rest.slice(0, end);
-    rest = rest.slice(end + 2);
-    let event = 'message';
-    const data: string[] = [];
-    for (const line of block.split('\n')) {
-      if (line.startsWith(':')) onComment(line.slice(1).trim());
-      else if (line.startsWith('event:')) event = line.slice(6).trim();
-      else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
-    }
-    if (data.length > 0) onMessage(event, data.join('\n'));
-  }
+  const { events, comments, rest } = parseBlocks(buffer);
+  for (const comment of comments) onComment(comment);
+  for (const { event, data } of events) onMessage(event, data);
   return rest;
 }
 

@@ -1,10 +1,9 @@
 // The agent API's one credential: the controller secret agent.json holds the sha256 of.
 // Compared as hashes in constant time, so neither its length nor a prefix leaks.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { sha256Hex } from '../../system/sha256-hex.js';
 
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
+export { sha256Hex };
 
 /** The token of an `Authorization: Bearer <token>` header; undefined for anything else. */
 export function bearerToken(header: string | undefined): string | undefined {
