@@ -370,12 +370,15 @@ for (const dialect of dialects) {
               );
               // The two routes a browser opens as streams refuse a plain GET: the event
               // stream without Accept: text/event-stream (406), the console's WebSocket
-              // without its page's Origin and a ticket (401/403).
+              // without its page's Origin and a ticket (401/403). Agents' routes refuse
+              // every user (401: only a host's agent secret opens them).
               const refusals = route.url.endsWith('/console/ws')
                 ? [401, 403]
                 : route.url.endsWith('/events')
                   ? [406]
-                  : [];
+                  : route.url.startsWith('/api/v1/agent/')
+                    ? [401]
+                    : [];
               assert.ok(
                 [200, 400, 404, ...refusals].includes(response.statusCode),
                 `GET ${url} → ${response.statusCode}`,
