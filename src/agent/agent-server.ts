@@ -25,7 +25,7 @@ import { metricsServer } from './metrics-listener.js';
 import { ControllerClient } from './controller-client.js';
 import type { HostNetwork, ImageLayer, LayerFetcher } from './host-agent.js';
 import { ImageFetcher } from './image-fetcher.js';
-import { LocalAgent } from './local-agent.js';
+import { LocalAgent, type GatewayOptions } from './local-agent.js';
 import { localSupervisor } from './local-host.js';
 
 export interface AgentServerOptions {
@@ -48,13 +48,7 @@ export interface AgentServerOptions {
   readonly imagesPath?: string | undefined;
   readonly sharedImages?: boolean | undefined;
   readonly isoDir?: string | undefined;
-  readonly gateway?:
-    | {
-        readonly bind?: string | undefined;
-        readonly address?: string | undefined;
-        readonly ports?: { readonly from: number; readonly to: number } | undefined;
-      }
-    | undefined;
+  readonly gateway?: GatewayOptions | undefined;
   readonly network?: HostNetwork | undefined;
   readonly accel?: AccelRequest | undefined;
   readonly cpus?: number | undefined;

@@ -76,6 +76,13 @@ export async function probeQemu(
   }
 }
 
+/** Where VMs' gateways listen, what terminals call this host, which ports they may use. */
+export interface GatewayOptions {
+  readonly bind?: string | undefined;
+  readonly address?: string | undefined;
+  readonly ports?: PortRange | undefined;
+}
+
 export interface LocalAgentOptions {
   /** The image store VMs boot from; without it the agent runs no VM of a profile. */
   readonly images?: ImageStore | undefined;

@@ -9,7 +9,7 @@ import { LabvirtError } from '../domain/errors.js';
 import type { LabvirtDb } from '../db/index.js';
 import { openMigrated } from '../db/open-migrated.js';
 import type { HostAgent, HostNetwork, HostReport } from '../agent/host-agent.js';
-import { LocalAgent } from '../agent/local-agent.js';
+import { LocalAgent, type GatewayOptions } from '../agent/local-agent.js';
 import { localSupervisor } from '../agent/local-host.js';
 import { listenUrl, isLoopback } from './listen-address.js';
 import { startScheduler } from './scheduler.js';
@@ -63,13 +63,7 @@ export interface ServerOptions {
   /** How often the idle and timetable policy runs (default 15 s). */
   readonly policyIntervalMs?: number | undefined;
   /** Where VMs' gateways listen, what terminals call this host, which ports they may use. */
-  readonly gateway?:
-    | {
-        readonly bind?: string | undefined;
-        readonly address?: string | undefined;
-        readonly ports?: { readonly from: number; readonly to: number } | undefined;
-      }
-    | undefined;
+  readonly gateway?: GatewayOptions | undefined;
   /** How the local agent's VMs reach the network (user-mode networking by default). */
   readonly network?: HostNetwork | undefined;
   /** Requests per address and minute the terminal endpoint allows. */

@@ -10,6 +10,7 @@ import { parseAccel } from '../../qemu/cmdline/validate.js';
 import { checkAgentName, joinTarget, parseJoinToken } from '../../agent/agent-identity.js';
 import type { CliContext } from '../context.js';
 import { addHostFlags } from '../host-flags.js';
+import { untilStopSignal } from '../until-signal.js';
 import { textLogStream } from '../log-format.js';
 import { parseGatewayFlags, parseNetworkFlags } from './server.js';
 
@@ -183,15 +184,7 @@ export function agentCommand(ctx: CliContext): Command {
       // A fixed English line on stdout: scripts and tests read the URL from it.
       io.out(`LabVirt agent listening on ${server.url}\n`);
 
-      await new Promise<void>((done) => {
-        const stop = () => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          done();
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      await untilStopSignal();
       await server.close();
     });
 }

@@ -15,6 +15,7 @@ import { DEFAULT_LISTEN, parseListen, parseTrustProxy } from '../../controller/l
 import { textLogStream } from '../log-format.js';
 import { startDemo } from './server-demo.js';
 import { addHostFlags } from '../host-flags.js';
+import { untilStopSignal } from '../until-signal.js';
 
 interface ServerFlags {
   data: string;
@@ -250,15 +251,7 @@ export function serverCommand(ctx: CliContext): Command {
       });
       demo?.announce(server.url);
 
-      await new Promise<void>((done) => {
-        const stop = () => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          done();
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      await untilStopSignal();
       await server.close();
     });
 }
