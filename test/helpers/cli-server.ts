@@ -88,7 +88,9 @@ export async function spawnServer(
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   const exited = once(child, 'exit');
-  const deadline = started + (options.timeoutMs ?? 20_000);
+  // A readiness wait, not a timing check (server-startup.solo measures that): on a loaded
+  // 2-core CI machine, with QEMU tests beside it, a start once printed nothing for 20 s.
+  const deadline = started + (options.timeoutMs ?? 60_000);
   let readyMs: number | undefined;
   while (readyMs === undefined) {
     if (child.exitCode !== null) throw new Error(`labvirt server exited: ${output}`);
