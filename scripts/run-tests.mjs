@@ -51,7 +51,8 @@ if (files.length === 0) {
 }
 const url = postgresUrl();
 const env = url === undefined ? process.env : { ...process.env, LABVIRT_TEST_DATABASE_URL: url };
-// Timing checks (*.solo.test.js) run after the rest, one at a time, on a quiet machine.
+// Timing checks, and suites heavy enough to starve the others (the cluster's dozens of VMs and
+// processes), are *.solo.test.js: they run after the rest, one at a time, on a quiet machine.
 const solo = files.filter((file) => file.endsWith('.solo.test.js'));
 const shared = files.filter((file) => !file.endsWith('.solo.test.js'));
 let status = 0;
