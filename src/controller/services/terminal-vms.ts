@@ -12,6 +12,7 @@ import { findLab } from './labs.js';
 import { LabNowCache } from './lab-now.js';
 import { identifyTerminal, type TerminalRequest } from './terminal-identity.js';
 import { ACTIVE_STATES, system, terminalDisplay, type VmService } from './vms.js';
+import { liveVms } from './vm-views.js';
 
 /** How long a terminal's one-time display password is valid. */
 export const TICKET_TTL_SECONDS = 60;
@@ -202,7 +203,7 @@ export class TerminalVmService {
       .where('vms.state', '=', 'running')
       .execute();
     if (rows.length === 0) return { idle: [], replaced: [] };
-    const live = await this.#liveOf(rows);
+    const live = await liveVms(this.#vms.agents, rows, this.#log);
     const labs = new Map<string, Profile | 'closed'>();
     const idle: string[] = [];
     const replaced: string[] = [];
@@ -238,21 +239,6 @@ export class TerminalVmService {
    * What the online hosts of these rows run, by VM name (an offline host's VMs are left
    * out: the policy waits for it to come back rather than ending them).
    */
-  async #liveOf(rows: readonly Vm[]): Promise<Map<string, AgentVm>> {
-    const hosts = new Set(rows.map((row) => row.host_id));
-    const lists = await Promise.all(
-      [...hosts].map(async (hostId) => {
-        const agent = this.#vms.agents.onlineAgent(hostId);
-        if (agent === undefined) return [];
-        return agent.listVms().catch((error: unknown) => {
-          this.#log(error, 'listing a host’s VMs failed');
-          return [];
-        });
-      }),
-    );
-    return new Map(lists.flat().map((vm) => [vm.name, vm]));
-  }
-
   async #profileName(vm: Vm): Promise<string> {
     const row = await this.#db
       .selectFrom('profiles')
