@@ -79,6 +79,11 @@ export interface ControllerDeps {
   readonly vmStopGraceMs?: number;
   /** The live events' bus (a test may pass its own to listen in). */
   readonly events?: EventBus;
+  /**
+   * How often the live events list the active VMs while anyone listens (default 1 s). An
+   * agent's report of a VM's end is told at once whatever this is.
+   */
+  readonly vmWatchIntervalMs?: number;
   /** The built web console's directory (default dist/web, beside the server's code). */
   readonly webRoot?: string;
 }
@@ -173,6 +178,7 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
     ),
     dhcp,
     events,
+    vmWatchIntervalMs: deps.vmWatchIntervalMs,
     metrics,
   };
   app.decorate('vms', vms);

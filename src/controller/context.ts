@@ -40,6 +40,8 @@ export interface RouteContext {
   readonly dhcp: DhcpHostsPusher;
   /** What the web console hears live (GET /events). */
   readonly events: EventBus;
+  /** How often the live events list the active VMs while anyone listens (default 1 s). */
+  readonly vmWatchIntervalMs?: number | undefined;
   /** The hosts' recent use (samples of the last hour, in memory). */
   readonly metrics: HostMetrics;
   /**

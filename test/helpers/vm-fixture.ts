@@ -45,7 +45,9 @@ export interface TestProfile {
 
 export async function vmFixture(
   dialect: DialectUnderTest,
-  deps: Partial<Pick<ControllerDeps, 'vmStopGraceMs' | 'now' | 'terminalRateLimit'>> = {},
+  deps: Partial<
+    Pick<ControllerDeps, 'vmStopGraceMs' | 'now' | 'terminalRateLimit' | 'vmWatchIntervalMs'>
+  > = {},
 ): Promise<VmFixture> {
   const temp = await tempDir('lv-vm-');
   const dir = await realpath(temp.path);

@@ -1,8 +1,10 @@
 // The web console's live side on a real server (app.listen: inject cannot stream) with the
 // real LocalAgent and the boot-counting QEMU guest: GET /events as a viewer (session
 // cookie) hears a VM started and stopped by the CLI, a change through the API and the
-// hosts' samples; the hosts' use over REST; POST /vms/:vm/reset boots the guest again; and
-// the stream ends when the server closes.
+// hosts' samples; a QEMU killed behind LabVirt's back, told at once; the hosts' use over
+// REST; POST /vms/:vm/reset boots the guest again; and the stream ends when the server
+// closes. The watcher's periodic look is set to 10 minutes here, so every event these
+// tests hear comes from a change being told, not from a look that happened to follow.
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -62,7 +64,7 @@ for (const dialect of dialects) {
     };
 
     before(async () => {
-      f = await vmFixture(dialect);
+      f = await vmFixture(dialect, { vmWatchIntervalMs: 600_000 });
       await f.app.listen({ host: '127.0.0.1', port: 0 });
       base = `http://127.0.0.1:${(f.app.server.address() as AddressInfo).port}`;
       profile = await guestProfile(f, { mode: GuestMode.waitForPowerButton });
@@ -128,6 +130,18 @@ for (const dialect of dialects) {
       const ended = await stream.next('vm stopped', isVm(started.id, 'stopped'));
       assert.deepEqual(ended.data, await vmRow(f, started.id));
       assert.equal((ended.data as VmView).pid, null);
+    });
+
+    it('a QEMU killed outside LabVirt: its end is heard at once, not at the next look', async () => {
+      const stream = await events();
+      const started = await cli('vm', 'start', '--profile', profile.name, '--json');
+      await stream.next('vm running', isVm(started.id, 'running'));
+      assert.ok(started.pid !== null);
+      process.kill(started.pid, 'SIGKILL');
+      // Nothing went through the API: only the agent's report of the exit can tell it.
+      const crashed = await stream.next('vm crashed', isVm(started.id, 'crashed'));
+      assert.deepEqual(crashed.data, await vmRow(f, started.id));
+      assert.equal((crashed.data as VmView).pid, null);
     });
 
     it('changed {topic: labs} after POST /labs; a refused change tells nothing', async () => {

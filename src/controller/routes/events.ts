@@ -27,8 +27,12 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const watcher = new VmWatcher({
     vms: ctx.vms,
     events: ctx.events,
+    ...(ctx.vmWatchIntervalMs === undefined ? {} : { intervalMs: ctx.vmWatchIntervalMs }),
     log: (error) => app.log.error({ err: error }, 'watching the VMs failed'),
   });
+  // A VM whose guest powered off or whose QEMU died is told as soon as its row says so,
+  // not at the watcher's next look (issue 9: event latency under a second).
+  const stopWatchingEnds = ctx.vms.onEndRecorded(() => void watcher.poke());
   const stopTellingJobs = ctx.jobs.onChange((job) =>
     ctx.events.publish({ type: 'job', data: job }),
   );
@@ -48,6 +52,7 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
   });
   app.addHook('onClose', async () => {
     stopTellingJobs();
+    stopWatchingEnds();
     await watcher.close();
   });
 

@@ -97,14 +97,29 @@ export class VmService {
   /** Starts reconcile began in the background. */
   readonly #background = new Set<Promise<unknown>>();
   #unsubscribe: (() => void) | undefined;
+  /** Told after an agent's report of a VM's end is recorded (onEndRecorded). */
+  readonly #endListeners = new Set<() => void>();
 
   constructor(deps: VmServiceDeps) {
     this.#deps = deps;
     this.#unsubscribe = deps.agents.onVmEnded((ended) => {
-      this.markEnded(ended).catch((error: unknown) =>
-        deps.log?.(error, `recording the end of VM ${ended.name} failed`),
+      this.markEnded(ended).then(
+        (recorded) => {
+          if (recorded) for (const listener of this.#endListeners) listener();
+        },
+        (error: unknown) => deps.log?.(error, `recording the end of VM ${ended.name} failed`),
       );
     });
+  }
+
+  /**
+   * Calls `listener` each time a VM's end that its agent reported (a guest powering off, a
+   * QEMU dying) has been written to its row, so the live events tell it at once rather than
+   * at their next look. Returns the unsubscribe.
+   */
+  onEndRecorded(listener: () => void): () => void {
+    this.#endListeners.add(listener);
+    return () => this.#endListeners.delete(listener);
   }
 
   get db(): Kysely<Database> {
@@ -449,16 +464,19 @@ export class VmService {
     return this.view(row.id);
   }
 
-  /** Records that a VM ended (idempotent: the agent's event and the stop both tell it). */
-  async markEnded(ended: VmEnded): Promise<void> {
-    await this.db.transaction().execute(async (tx) => {
+  /**
+   * Records that a VM ended (idempotent: the agent's event and the stop both tell it).
+   * Resolves true when this call ended an active row.
+   */
+  async markEnded(ended: VmEnded): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
       const row = await tx
         .selectFrom('vms')
         .selectAll()
         .where('name', '=', ended.name)
         .where('state', 'in', ACTIVE_STATES)
         .executeTakeFirst();
-      if (row === undefined) return;
+      if (row === undefined) return false;
       const state = nextVmState(row.state as VmState, {
         type: 'exit',
         clean: ended.state === 'stopped',
@@ -484,6 +502,7 @@ export class VmService {
         },
         this.#deps.now(),
       );
+      return true;
     });
   }
 
