@@ -1,115 +1,87 @@
-// How long the image store takes to make a linked layer (a linked clone, an admin draft)
-// and to seal it, on a 1 MiB parent and on 20 GiB ones: both must not depend on the
-// parent's size. The baseline is a bare `qemu-img create -b` (one process, no checks),
-// the least any layer can cost. Run: npm run bench
-import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { ImageStore, type SealedVersion } from '../src/images/image-store.js';
-import { nodeCommandRunner } from '../src/system/command-runner.js';
-import { median, ROUNDS } from './lib/stats.js';
+// Image operations against size (issue 9, item 3): a linked clone, opening an admin session
+// and publishing its draft, through the controller's services, on empty sparse golden
+// images of 1 MiB, 1 GiB and 20 GiB (--quick: 1 MiB and 20 GiB). The baseline, in the same
+// run, is a bare `qemu-img create -f qcow2 -F qcow2 -b GOLDEN` (one process): the least a
+// linked layer can cost. Target: flat in image size and under 1 s.
+//
+// Each round, per image: the bare layer; cloneLinked (what POST /profiles/:p/clone does);
+// AdminSessionService.open until QEMU runs the admin VM (real QEMU, in-process agent); the
+// admin VM stopped (timed apart: publish refuses while it runs); AdminSessionService.publish
+// (seal the draft, the version rows). Then the golden version is published again, so every
+// round works on the same one-layer chain. Sizes are interleaved within a round, in an order
+// that rotates, so a busy moment of the machine or an order effect does not land on one size.
+//
+// Run: npm run build && node dist/bench/image-ops.js [--quick]   (BENCH_ROUNDS=N)
+import { accessSync, constants } from 'node:fs';
+import { QUICK } from './lib/options.js';
+import { ROUNDS } from './lib/stats.js';
+import { ImageOpsRig, type Golden, type RoundTimes } from './lib/image-ops-rig.js';
+import { report } from './lib/image-ops-report.js';
 
-interface Parent {
-  readonly label: string;
-  /** qemu-img create arguments for the source, then what to write into it (qemu-io). */
-  readonly size: string;
-  readonly writeMiB: number;
-}
-
-const parents: readonly Parent[] = [
-  { label: '1 MiB', size: '1M', writeMiB: 0 },
-  { label: '20 GiB sparse', size: '20G', writeMiB: 0 },
-  { label: '20 GiB, 256 MiB written', size: '20G', writeMiB: 256 },
+const IMAGES: readonly { label: string; size: string; quick: boolean }[] = [
+  { label: '1 MiB', size: '1M', quick: true },
+  { label: '1 GiB sparse', size: '1G', quick: false },
+  { label: '20 GiB sparse', size: '20G', quick: true },
 ];
 
-async function timed(action: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  await action();
-  return performance.now() - start;
-}
-
-async function main(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'labvirt-bench-'));
+function accelerator(): string {
   try {
-    const importDir = join(dir, 'import');
-    await mkdir(importDir);
-    const store = new ImageStore({ root: join(dir, 'store'), importDirs: [importDir] });
-    const rows: { label: string; bare: number; layer: number; seal: number }[] = [];
-    for (const parent of parents) {
-      const source = join(importDir, `${randomUUID()}.qcow2`);
-      execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', source, parent.size]);
-      if (parent.writeMiB > 0) {
-        const command = `write -P 0x5a 0 ${parent.writeMiB}M`;
-        execFileSync('qemu-io', ['-f', 'qcow2', '-c', command, source], { stdio: 'ignore' });
-      }
-      const profileId = randomUUID();
-      const base: SealedVersion = await store.import(source, {
-        profileId,
-        versionId: randomUUID(),
-      });
-      const bare: number[] = [];
-      const layer: number[] = [];
-      const seal: number[] = [];
-      for (let round = 0; round < ROUNDS; round++) {
-        const dest = join(dir, `bare-${round}.qcow2`);
-        bare.push(
-          await timed(() =>
-            nodeCommandRunner.run([
-              'qemu-img',
-              'create',
-              '-q',
-              '-f',
-              'qcow2',
-              '-F',
-              'qcow2',
-              '-b',
-              base.path,
-              dest,
-            ]),
-          ),
-        );
-        await rm(dest);
-        const ref = { profileId, versionId: randomUUID() };
-        layer.push(await timed(() => store.createLayer(base.ref, ref)));
-        seal.push(await timed(() => store.seal(ref)));
-        await store.remove(ref);
-      }
-      rows.push({
-        label: parent.label,
-        bare: median(bare),
-        layer: median(layer),
-        seal: median(seal),
-      });
-      console.error(
-        `${parent.label}: virtual ${base.virtualSize} bytes, file ${base.sizeBytes} bytes`,
-      );
-    }
-    print(rows);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+    return 'QEMU under KVM';
+  } catch {
+    return 'QEMU under TCG';
   }
 }
 
-function print(
-  rows: readonly { label: string; bare: number; layer: number; seal: number }[],
-): void {
-  const small = rows[0] ?? { label: '', bare: 1, layer: 1, seal: 1 };
-  const ms = (value: number): string => value.toFixed(1);
-  const ratio = (value: number): string => `${value.toFixed(2)}x`;
-  const lines = [
-    `image store: median of ${ROUNDS} rounds, milliseconds`,
-    '',
-    '| parent | bare qemu-img create -b | createLayer | vs bare | seal | layer vs 1 MiB | seal vs 1 MiB |',
-    '|---|---:|---:|---:|---:|---:|---:|',
-    ...rows.map(
-      (row) =>
-        `| ${row.label} | ${ms(row.bare)} | ${ms(row.layer)} | ${ratio(row.layer / row.bare)} | ${ms(row.seal)} | ${ratio(row.layer / small.layer)} | ${ratio(row.seal / small.seal)} |`,
-    ),
-  ];
-  console.log(lines.join('\n'));
+/** Set on SIGINT or SIGTERM: the run ends after the step under way, cleaning up. */
+let interrupted = false;
+
+function onSignal(signal: NodeJS.Signals): void {
+  if (interrupted) process.exit(1); // a second one: now, whatever is left behind
+  interrupted = true;
+  console.error(`${signal}: stopping after the step under way, then cleaning up`);
 }
 
-await main();
+/** Throws between steps once interrupted, so the rig's close runs with no QEMU starting. */
+function goOn(): void {
+  if (interrupted) throw new Error('interrupted');
+}
+
+async function main(): Promise<void> {
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  const rig = await ImageOpsRig.start();
+  try {
+    const goldens: Golden[] = [];
+    for (const image of IMAGES.filter((i) => i.quick || !QUICK)) {
+      goOn();
+      const golden = await rig.golden(image.label, image.size);
+      const { virtualSize, sizeBytes } = golden.version;
+      console.error(`${image.label}: virtual ${virtualSize} bytes, file ${sizeBytes} bytes`);
+      goldens.push(golden);
+    }
+    // The first QEMU start and qemu-img runs pay for cold caches: not counted.
+    for (const golden of goldens) {
+      goOn();
+      await rig.round(golden);
+    }
+    const rounds = new Map<Golden, RoundTimes[]>(goldens.map((g) => [g, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      // Each round starts at the next size: no size always follows the same one.
+      for (let i = 0; i < goldens.length; i++) {
+        const golden = goldens[(round + i) % goldens.length] as Golden;
+        goOn();
+        rounds.get(golden)?.push(await rig.round(golden));
+      }
+      console.error(`round ${round + 1}/${ROUNDS} done`);
+    }
+    const measured = goldens.map((g) => ({ label: g.label, rounds: rounds.get(g) ?? [] }));
+    console.log(report(measured, ROUNDS, accelerator()));
+  } finally {
+    await rig.close();
+  }
+}
+
+await main().catch((error: unknown) => {
+  if (!interrupted) throw error;
+  process.exitCode = 1;
+});
