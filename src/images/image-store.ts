@@ -14,6 +14,7 @@ import {
   verifyImageChain,
   type ChainLayer,
 } from '../qemu/image/backing-chain.js';
+import { ChainCache } from './chain-cache.js';
 import { detectImageFormat, parseImageFormat } from '../qemu/image/image-format.js';
 import { QemuImg } from '../qemu/image/qemu-img.js';
 import {
@@ -72,6 +73,8 @@ export class ImageStore {
   readonly #importDirs: readonly string[];
   readonly #qemuImg: QemuImg;
   readonly #maxDepth: number;
+  /** Walks of sealed versions' chains, kept while their files are unchanged. */
+  readonly #chains = new ChainCache();
   readonly uploadLimit: number | undefined;
 
   constructor(options: ImageStoreOptions) {
@@ -234,6 +237,7 @@ export class ImageStore {
       });
     }
     await rm(path, { force: true });
+    this.#chains.forget(path);
     const dir = this.layout.profileDir(ref);
     await flushDir(dir);
     await rmdir(dir).catch(() => undefined); // only when it was the profile's last file
@@ -297,12 +301,15 @@ export class ImageStore {
   }
 
   async #chain(ref: VersionRef): Promise<ChainLayer[]> {
-    return verifyImageChain(this.layout.path(ref), 'qcow2', {
-      allowedDirs: [this.layout.versionsDir],
-      // Headers only, and a version may be in use by running VMs: share the image.
-      info: (path, format) => this.#qemuImg.info(path, format, { forceShare: true }),
-      maxDepth: this.#maxDepth,
-    });
+    const path = this.layout.path(ref);
+    return this.#chains.chain(path, () =>
+      verifyImageChain(path, 'qcow2', {
+        allowedDirs: [this.layout.versionsDir],
+        // Headers only, and a version may be in use by running VMs: share the image.
+        info: (file, format) => this.#qemuImg.info(file, format, { forceShare: true }),
+        maxDepth: this.#maxDepth,
+      }),
+    );
   }
 
   async #existing(ref: VersionRef): Promise<string> {
