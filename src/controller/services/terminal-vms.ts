@@ -87,11 +87,11 @@ export class TerminalVmService {
 
   /** What the asking terminal should connect to, starting its VM if it has none. */
   async config(request: ConfigRequest): Promise<ConfigAnswer> {
-    const terminal = await identifyTerminal(this.#db, request, this.#onEnrolled);
+    // The terminal and its active VM, in one query.
+    const { terminal, vm } = await identifyTerminal(this.#db, request, this.#onEnrolled);
     if (terminal.enabled === 0) throw new LabvirtError('TERMINAL_DISABLED', { mac: terminal.mac });
     if (terminal.lab_id === null) throw new LabvirtError('TERMINAL_PENDING', { mac: terminal.mac });
     const { lab, profile } = await this.#labs.get(terminal.lab_id, request.now);
-    const vm = await this.#activeVmOf(terminal.id);
     if (vm === undefined) {
       this.#checkBackoff(terminal, request.now);
       await this.#start(terminal, profile, system);
