@@ -6,7 +6,7 @@ import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, stat } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chooseAccel, probeKvm } from '../../src/qemu/cmdline/accel.js';
@@ -65,17 +65,18 @@ export async function barePowerOff(dir: string, disk: string): Promise<BareObser
   let exitAt = 0;
   const exited = once(child, 'exit').then(() => (exitAt = Date.now()));
   try {
-    await waitFor(
-      'the bare QEMU’s QMP socket',
+    // The socket file appears at bind(2), before QEMU listens on it: retry until it answers.
+    const socket = await waitFor(
+      'the bare QEMU’s QMP socket to answer',
       () =>
-        stat(qmpSocket).then(
-          () => true,
-          () => undefined,
-        ),
+        new Promise<Socket | undefined>((resolve) => {
+          const attempt = connect(qmpSocket);
+          attempt.once('connect', () => resolve(attempt));
+          attempt.once('error', () => resolve(undefined));
+        }),
       20_000,
       5,
     );
-    const socket = connect(qmpSocket);
     socket.setEncoding('utf8');
     let buffer = '';
     let eventAt = 0;
