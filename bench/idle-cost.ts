@@ -217,7 +217,7 @@ async function embedded(bare: number): Promise<Row[]> {
 
 async function main(): Promise<void> {
   const script = join(dirname(fileURLToPath(import.meta.url)), 'lib', 'bare-node-server.js');
-  const bare = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const bare = spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', 'inherit'] });
   const rows: Row[] = [];
   try {
     await once(bare.stdout, 'data'); // its URL: it listens

@@ -7,3 +7,5 @@ const app = Fastify();
 app.get('/', async () => ({ ok: true }));
 const url = await app.listen({ host: '127.0.0.1', port: 0 });
 console.log(url);
+// Gone with its parent, even one killed before its clean-up: the parent holds our stdin.
+process.stdin.on('close', () => process.exit(0)).resume();
