@@ -42,6 +42,7 @@ import {
   terminalStorm,
   type StormBench,
 } from './lib/boot-storm-labvirt.js';
+import { goOn, handleInterrupts } from './lib/interrupt.js';
 import { numberOption, option, QUICK } from './lib/options.js';
 import { median, percentile, ROUNDS } from './lib/stats.js';
 import { fixed, markdownTable, ratio, verdict } from './lib/table.js';
@@ -93,8 +94,12 @@ async function stormRound(bench: StormBench, count: number): Promise<StormRound>
 async function bareStorm(bench: StormBench, launches: readonly BareLaunch[]): Promise<number> {
   const start = performance.now();
   try {
-    await Promise.all(launches.map(bareStart));
-    return performance.now() - start;
+    // All settled before the cleanup: a start still under way would leave its QEMU behind.
+    const results = await Promise.allSettled(launches.map(bareStart));
+    const elapsed = performance.now() - start;
+    const failed = results.find((result) => result.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    return elapsed;
   } finally {
     await bareCleanup(bench.dir, launches);
     await noQemuLeft(bench, 'after the bare VMs were killed');
@@ -138,6 +143,7 @@ async function terminalRound(bench: StormBench, macs: readonly string[]): Promis
 const medianOf = <T>(rounds: readonly T[], pick: (round: T) => number) => median(rounds.map(pick));
 
 async function main(): Promise<void> {
+  handleInterrupts();
   const bench = await openStormBench();
   const storms = new Map<number, StormRound[]>();
   const terminals = new Map<number, TerminalRound[]>();
@@ -147,6 +153,7 @@ async function main(): Promise<void> {
     for (const count of COUNTS) {
       const rounds: StormRound[] = [];
       for (let round = 0; round < roundsFor(count); round++) {
+        goOn();
         const result = await stormRound(bench, count);
         console.error(
           `storm N=${count} #${round + 1}: LabVirt ${fixed(result.labvirt)} ms, bare ${fixed(result.bare)} ms`,
@@ -159,6 +166,7 @@ async function main(): Promise<void> {
     for (const count of COUNTS) {
       const rounds: TerminalRound[] = [];
       for (let round = 0; round < terminalRoundsFor(count); round++) {
+        goOn();
         const result = await terminalRound(bench, macs.slice(0, count));
         console.error(
           `terminals N=${count} #${round + 1}: first 200 p50 ${fixed(result.p50)} max ${fixed(result.max)} ms (${result.requests} requests), VM running max ${fixed(result.runningMax)} ms, bare ${fixed(result.bare)} ms`,

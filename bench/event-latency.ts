@@ -24,6 +24,7 @@ import { openSse, type SseMessage } from '../test/helpers/sse-client.js';
 import { guestProfile, startClient, vmFixture } from '../test/helpers/vm-fixture.js';
 import { barePowerOff, powerOffTime, type BareObservation } from './lib/bare-poweroff.js';
 import { median, ROUNDS } from './lib/stats.js';
+import { goOn, handleInterrupts } from './lib/interrupt.js';
 import { fixed, markdownTable, ratio, verdict } from './lib/table.js';
 
 const TARGET_MS = 1000;
@@ -54,6 +55,7 @@ async function labvirtRounds(): Promise<{
     const rounds: LabVirtRound[] = [];
     try {
       for (let round = 0; round < ROUNDS; round++) {
+        goOn();
         const vm = await startClient(f, profile.name);
         const answered = Date.now();
         const isEnd = (m: SseMessage) =>
@@ -78,6 +80,7 @@ async function labvirtRounds(): Promise<{
     await writeGuestDisk(disk, GuestMode.powerOff);
     const bare: BareObservation[] = [];
     for (let round = 0; round < ROUNDS; round++) {
+      goOn();
       const seen = await barePowerOff(f.dir, disk);
       log(
         `bare round ${round + 1}: QMP ${fixed(seen.eventMs)} ms, exit ${fixed(seen.exitMs)} ms, QEMU's stamp ${fixed(seen.stampMs)} ms`,
@@ -91,6 +94,7 @@ async function labvirtRounds(): Promise<{
 }
 
 async function main(): Promise<void> {
+  handleInterrupts();
   const { rounds, bare } = await labvirtRounds();
   const steady = rounds.filter((round) => round.ranMs > 0);
   const max = (values: number[]) => Math.max(...values);

@@ -28,6 +28,7 @@ import {
   startVms,
   type Api,
 } from './lib/labvirt-load.js';
+import { goOn, handleInterrupts } from './lib/interrupt.js';
 import { findPids, sampleWindow, type WindowUsage } from './lib/proc-usage.js';
 import { numberOption, option, QUICK } from './lib/options.js';
 import { fixed, markdownTable, ratio, verdict } from './lib/table.js';
@@ -127,9 +128,12 @@ async function windows(
   bare: number,
 ): Promise<Row[]> {
   const qemuLabel = `${VMS} QEMUs (context, not LabVirt)`;
+  goOn();
   log(`${setup}: settling ${SETTLE_MS / 1000} s`);
   await delay(SETTLE_MS);
+  goOn();
   const rows = await measure(`${setup}, idle`, groups, bare, SECONDS, qemuLabel);
+  goOn();
   const listener = await openListener(base.url, base.token, base.ca);
   try {
     await delay(2000); // the watcher starts its looks when a listener comes
@@ -151,6 +155,7 @@ async function cluster(bare: number): Promise<Row[]> {
     const api: Api = (method, path, body, status) => c.ok(method, path, body, status);
     await guestProfile(api, 'idle-guest', join(c.controllers[0]?.dataDir ?? '', 'import'));
     await seedTerminals(api, c.database.db, TERMINALS);
+    goOn();
     await startVms(api, 'idle-guest', VMS);
     const controller = c.controllers[0]?.process.pid ?? 0;
     const agentPid = agent.process.pid ?? 0;
@@ -193,6 +198,7 @@ async function embedded(bare: number): Promise<Row[]> {
     } finally {
       await database.close();
     }
+    goOn();
     await startVms(api, 'idle-guest', VMS);
     const pid = started.child.pid ?? 0;
     const groups = new Map<string, number[]>([['labvirt server (controller + agent)', [pid]]]);
@@ -216,6 +222,7 @@ async function embedded(bare: number): Promise<Row[]> {
 }
 
 async function main(): Promise<void> {
+  handleInterrupts();
   const script = join(dirname(fileURLToPath(import.meta.url)), 'lib', 'bare-node-server.js');
   const bare = spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', 'inherit'] });
   const rows: Row[] = [];
@@ -223,6 +230,7 @@ async function main(): Promise<void> {
     await once(bare.stdout, 'data'); // its URL: it listens
     const barePid = bare.pid ?? 0;
     if (ONLY !== 'embedded') rows.push(...(await cluster(barePid)));
+    goOn();
     if (ONLY !== 'cluster') rows.push(...(await embedded(barePid)));
   } finally {
     bare.kill('SIGKILL');

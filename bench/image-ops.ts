@@ -12,7 +12,8 @@
 // that rotates, so a busy moment of the machine or an order effect does not land on one size.
 //
 // Run: npm run build && node dist/bench/image-ops.js [--quick]   (BENCH_ROUNDS=N)
-import { accessSync, constants } from 'node:fs';
+import { goOn, handleInterrupts, wasInterrupted } from './lib/interrupt.js';
+import { kvmUsable } from './lib/machine.js';
 import { QUICK } from './lib/options.js';
 import { ROUNDS } from './lib/stats.js';
 import { ImageOpsRig, type Golden, type RoundTimes } from './lib/image-ops-rig.js';
@@ -24,31 +25,8 @@ const IMAGES: readonly { label: string; size: string; quick: boolean }[] = [
   { label: '20 GiB sparse', size: '20G', quick: true },
 ];
 
-function accelerator(): string {
-  try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-    return 'QEMU under KVM';
-  } catch {
-    return 'QEMU under TCG';
-  }
-}
-
-/** Set on SIGINT or SIGTERM: the run ends after the step under way, cleaning up. */
-let interrupted = false;
-
-function onSignal(signal: NodeJS.Signals): void {
-  if (interrupted) process.exit(1); // a second one: now, whatever is left behind
-  interrupted = true;
-  console.error(`${signal}: stopping after the step under way, then cleaning up`);
-}
-
-/** Throws between steps once interrupted, so the rig's close runs with no QEMU starting. */
-function goOn(): void {
-  if (interrupted) throw new Error('interrupted');
-}
-
 async function main(): Promise<void> {
-  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  handleInterrupts();
   const rig = await ImageOpsRig.start();
   try {
     const goldens: Golden[] = [];
@@ -75,13 +53,13 @@ async function main(): Promise<void> {
       console.error(`round ${round + 1}/${ROUNDS} done`);
     }
     const measured = goldens.map((g) => ({ label: g.label, rounds: rounds.get(g) ?? [] }));
-    console.log(report(measured, ROUNDS, accelerator()));
+    console.log(report(measured, ROUNDS, `QEMU under ${kvmUsable() ? 'KVM' : 'TCG'}`));
   } finally {
     await rig.close();
   }
 }
 
 await main().catch((error: unknown) => {
-  if (!interrupted) throw error;
+  if (!wasInterrupted()) throw error;
   process.exitCode = 1;
 });

@@ -86,11 +86,17 @@ export async function barePowerOff(dir: string, disk: string): Promise<BareObser
       socket.on('data', (chunk: string) => {
         buffer += chunk;
         for (let end = buffer.indexOf('\n'); end !== -1; end = buffer.indexOf('\n')) {
-          const message = JSON.parse(buffer.slice(0, end)) as {
+          let message: {
             QMP?: unknown;
             event?: string;
             timestamp?: { seconds: number; microseconds: number };
           };
+          try {
+            message = JSON.parse(buffer.slice(0, end)) as typeof message;
+          } catch (error) {
+            reject(error instanceof Error ? error : new Error(String(error)));
+            return;
+          }
           buffer = buffer.slice(end + 1);
           if (message.QMP !== undefined) {
             socket.write('{"execute":"qmp_capabilities"}\n{"execute":"cont"}\n');
@@ -106,6 +112,9 @@ export async function barePowerOff(dir: string, disk: string): Promise<BareObser
     const silent = exited.then(() => {
       if (eventAt === 0) throw new Error('the bare QEMU exited without a SHUTDOWN event');
     });
+    // Whichever loses the race must not become an unhandled rejection (the finally kills).
+    silent.catch(() => undefined);
+    shutdown.catch(() => undefined);
     await Promise.race([shutdown, silent]);
     await exited;
     socket.destroy();

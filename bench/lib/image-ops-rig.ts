@@ -172,7 +172,9 @@ export class ImageOpsRig {
    */
   async round(golden: Golden): Promise<RoundTimes> {
     const store = this.#parts.store;
-    const [bare] = await timed(() => this.#bare(golden));
+    const bareLayer = join(this.#parts.dir, `bare-${randomUUID()}.qcow2`);
+    const [bare] = await timed(() => this.#bare(golden, bareLayer));
+    await rm(bareLayer); // not timed: no layer of LabVirt's is deleted either
     const cloneName = `${golden.name}-clone-${++this.#clones}`;
     const [clone] = await timed(() => cloneLinked(this.#ctx, actor, golden.name, cloneName));
     const cloneLayer = store.layerMs;
@@ -191,8 +193,7 @@ export class ImageOpsRig {
   }
 
   /** The least a linked layer costs: one qemu-img process, no checks, no rows. */
-  async #bare(golden: Golden): Promise<void> {
-    const dest = join(this.#parts.dir, `bare-${randomUUID()}.qcow2`);
+  async #bare(golden: Golden, dest: string): Promise<void> {
     const parent = golden.version.path;
     await nodeCommandRunner.run([
       'qemu-img',
@@ -200,7 +201,6 @@ export class ImageOpsRig {
       '-q',
       ...['-f', 'qcow2', '-F', 'qcow2', '-b', parent, dest],
     ]);
-    await rm(dest);
   }
 
   /** Quits every QEMU of the run directory, then removes everything (once). */

@@ -204,28 +204,34 @@ export async function startEmbedded(
   let output = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  await waitFor(
-    'labvirt server to answer',
-    async () => {
-      if (child.exitCode !== null) throw new Error(`labvirt server exited: ${output}`);
-      const answer = await fetch(`${url}/api/v1/health`).catch(() => undefined);
-      return answer?.status === 200 ? true : undefined;
-    },
-    60_000,
-    50,
-  );
-  await runCli(
-    launcher,
-    ['user', 'add', ADMIN.user, '--role', 'admin', '--password-stdin', '--data', dataDir],
-    env,
-    `${ADMIN.password}\n`,
-  );
-  const answer = await fetch(`${url}/api/v1/auth/tokens`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: ADMIN.user, password: ADMIN.password, name: 'idle bench' }),
-  });
-  if (answer.status !== 201) throw new Error(`POST /auth/tokens → ${answer.status}`);
-  const { token } = (await answer.json()) as { token: string };
-  return { child, url, token, dataDir, output: () => output };
+  // Until it is handed over, a server that started is this function's to end.
+  try {
+    await waitFor(
+      'labvirt server to answer',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`labvirt server exited: ${output}`);
+        const answer = await fetch(`${url}/api/v1/health`).catch(() => undefined);
+        return answer?.status === 200 ? true : undefined;
+      },
+      60_000,
+      50,
+    );
+    await runCli(
+      launcher,
+      ['user', 'add', ADMIN.user, '--role', 'admin', '--password-stdin', '--data', dataDir],
+      env,
+      `${ADMIN.password}\n`,
+    );
+    const answer = await fetch(`${url}/api/v1/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: ADMIN.user, password: ADMIN.password, name: 'idle bench' }),
+    });
+    if (answer.status !== 201) throw new Error(`POST /auth/tokens → ${answer.status}`);
+    const { token } = (await answer.json()) as { token: string };
+    return { child, url, token, dataDir, output: () => output };
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
 }

@@ -22,7 +22,8 @@ function osName(): string {
   }
 }
 
-function kvm(): boolean {
+/** Whether this process may use /dev/kvm (QEMU then runs under KVM, else TCG). */
+export function kvmUsable(): boolean {
   try {
     accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
     return true;
@@ -35,7 +36,15 @@ function kvm(): boolean {
 export function describeMachine(now = new Date()): string {
   const cpu = cpus();
   const commit = firstLine('git', ['rev-parse', '--short', 'HEAD']);
-  const dirty = firstLine('git', ['status', '--porcelain', '--untracked-files=no']);
+  // The runner itself writes bench/README.md: that is not a change to what was measured.
+  const dirty = firstLine('git', [
+    'status',
+    '--porcelain',
+    '--untracked-files=no',
+    '--',
+    '.',
+    ':!bench/README.md',
+  ]);
   const qemu = firstLine('qemu-system-x86_64', ['--version'])?.replace(
     /^QEMU emulator version /,
     '',
@@ -48,7 +57,7 @@ export function describeMachine(now = new Date()): string {
     osName(),
     `Linux ${release()}`,
     `Node ${process.version}`,
-    qemu === undefined ? 'no QEMU' : `QEMU ${qemu} (${kvm() ? 'KVM' : 'TCG'})`,
+    qemu === undefined ? 'no QEMU' : `QEMU ${qemu} (${kvmUsable() ? 'KVM' : 'TCG'})`,
     `load average ${(loadavg()[0] ?? 0).toFixed(1)} at the start`,
   ].join(' · ');
 }

@@ -2,7 +2,17 @@
 import { QUICK } from './options.js';
 
 /** Rounds per figure: BENCH_ROUNDS, else 15 (3 with --quick). */
-export const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? (QUICK ? 3 : 15));
+export const ROUNDS = rounds(process.env['BENCH_ROUNDS'], QUICK ? 3 : 15);
+
+function rounds(text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) {
+    console.error(`BENCH_ROUNDS: expected a whole number of rounds, got ${JSON.stringify(text)}`);
+    process.exit(2);
+  }
+  return value;
+}
 
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
