@@ -3,7 +3,7 @@
 // files: a kept walk is used again; a chmod, a rewrite, a replacement or a removal of any
 // layer walks again; a walk during which a file changed is not kept; the oldest goes first.
 import assert from 'node:assert/strict';
-import { appendFile, chmod, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ChainCache } from '../../src/images/chain-cache.js';
@@ -76,6 +76,38 @@ describe('ChainCache on real files', () => {
     await rename(other, top);
     await cache.chain(top, walk);
     assert.equal(walks, 6, 'the top replaced by another file');
+  });
+
+  it('walks again when a layer reached by a symbolic link is pointed at another file', async () => {
+    const a = join(dir.path, 'link-a.qcow2');
+    const b = join(dir.path, 'link-b.qcow2');
+    const link = join(dir.path, 'link.qcow2');
+    await writeFile(a, 'same');
+    await writeFile(b, 'same');
+    await symlink(a, link);
+    await settle();
+    const cache = new ChainCache();
+    let walked = 0;
+    const viaLink = async () => {
+      walked++;
+      return [layer(top), { ...layer(link), realPath: a }];
+    };
+    await cache.chain(top, viaLink);
+    await cache.chain(top, viaLink);
+    assert.equal(walked, 1);
+    await rm(link);
+    await symlink(b, link);
+    await cache.chain(top, viaLink);
+    assert.equal(walked, 2);
+  });
+
+  it('hands out copies: a caller changing its chain does not change the kept one', async () => {
+    const cache = new ChainCache();
+    walks = 0;
+    const first = await cache.chain(top, walk);
+    first.pop();
+    assert.equal((await cache.chain(top, walk)).length, 2);
+    assert.equal(walks, 1, 'the second came from the cache');
   });
 
   it('a walk during which a layer changed is not kept', async () => {

@@ -94,6 +94,18 @@ for (const dialect of dialects) {
           .where(sql<boolean>`mac = ${sql.lit(mac ?? '')}`),
       );
       await assert.rejects(raw.execute(db(), [terminal(0).mac]), /each value as one parameter/);
+      // Two parameters, but both the first value: the second value would never be used.
+      const twice = new PrecompiledQuery((kysely: Kysely<Database>, [first]: readonly string[]) =>
+        kysely
+          .selectFrom('terminals')
+          .select('name')
+          .where('mac', '=', first ?? '')
+          .where('name', '!=', first ?? ''),
+      );
+      await assert.rejects(
+        twice.execute(db(), [terminal(0).mac, terminal(1).mac]),
+        /each value as one parameter/,
+      );
     });
   });
 }

@@ -22,8 +22,11 @@ export class PrecompiledQuery<DB, Row> {
     if (compiled === undefined) {
       const slots = values.map((_, index) => `${SLOT}${index}`);
       compiled = this.#build(db, slots).compile();
-      // Every value must be a parameter of its own, else it would be run as a placeholder.
-      if (compiled.parameters.filter((p) => isSlot(p)).length !== values.length)
+      // Every value must be exactly one parameter, and none may have become SQL text, else
+      // a placeholder would be run instead of its value.
+      const used = compiled.parameters.filter(isSlot).map((p) => Number(p.slice(SLOT.length)));
+      const each = used.length === values.length && used.every((n, i) => used.indexOf(n) === i);
+      if (!each || compiled.sql.includes(SLOT))
         throw new Error('a precompiled query must pass each value as one parameter');
       shapes.set(values.length, compiled);
     }

@@ -97,25 +97,22 @@ export class VmService {
   /** Starts reconcile began in the background. */
   readonly #background = new Set<Promise<unknown>>();
   #unsubscribe: (() => void) | undefined;
-  /** Told after an agent's report of a VM's end is recorded (onEndRecorded). */
+  /** Told after a VM's end is recorded (onEndRecorded). */
   readonly #endListeners = new Set<() => void>();
 
   constructor(deps: VmServiceDeps) {
     this.#deps = deps;
     this.#unsubscribe = deps.agents.onVmEnded((ended) => {
-      this.markEnded(ended).then(
-        (recorded) => {
-          if (recorded) for (const listener of this.#endListeners) listener();
-        },
-        (error: unknown) => deps.log?.(error, `recording the end of VM ${ended.name} failed`),
+      this.markEnded(ended).catch((error: unknown) =>
+        deps.log?.(error, `recording the end of VM ${ended.name} failed`),
       );
     });
   }
 
   /**
-   * Calls `listener` each time a VM's end that its agent reported (a guest powering off, a
-   * QEMU dying) has been written to its row, so the live events tell it at once rather than
-   * at their next look. Returns the unsubscribe.
+   * Calls `listener` each time a VM's end (a guest powering off, a QEMU dying, a stop, one
+   * found gone at reconcile) has been written to its row, so the live events tell it at
+   * once rather than at their next look. Returns the unsubscribe.
    */
   onEndRecorded(listener: () => void): () => void {
     this.#endListeners.add(listener);
@@ -469,7 +466,7 @@ export class VmService {
    * Resolves true when this call ended an active row.
    */
   async markEnded(ended: VmEnded): Promise<boolean> {
-    return this.db.transaction().execute(async (tx) => {
+    const recorded = await this.db.transaction().execute(async (tx) => {
       const row = await tx
         .selectFrom('vms')
         .selectAll()
@@ -504,6 +501,16 @@ export class VmService {
       );
       return true;
     });
+    if (recorded) {
+      for (const listener of this.#endListeners) {
+        try {
+          listener();
+        } catch (error) {
+          this.#deps.log?.(error, 'telling a VM’s end failed');
+        }
+      }
+    }
+    return recorded;
   }
 
   /**
