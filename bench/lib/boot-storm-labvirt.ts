@@ -9,6 +9,7 @@ import type { VmView } from '../../src/controller/services/vms.js';
 import type { TerminalConfig } from '../../src/terminal/config.js';
 import { dialects } from '../../test/helpers/databases.js';
 import {
+  labServes,
   guestProfile,
   GuestMode,
   vmFixture,
@@ -41,13 +42,7 @@ export async function openStormBench(): Promise<StormBench> {
   try {
     const profile = await guestProfile(fixture, { mode: GuestMode.waitForPowerButton });
     const lab = fixture.labs.mine.id;
-    const db = fixture.database.db;
-    await db.insertInto('lab_profiles').values({ lab_id: lab, profile_id: profile.id }).execute();
-    await db
-      .updateTable('labs')
-      .set({ default_profile_id: profile.id })
-      .where('id', '=', lab)
-      .execute();
+    await labServes(fixture, lab, profile.id);
     // The server-side truth of "running": the supervisor's start resolves once QEMU's
     // parent exited and QMP answered query-status. Wrapped here, not changed in src/.
     const runningAt = new Map<string, number>();

@@ -12,13 +12,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Kysely } from 'kysely';
-import { GuestMode, writeGuestDisk } from '../../scripts/guest.js';
 import type { Database } from '../../src/db/index.js';
 import { cliEnv, freePort } from '../../test/helpers/cli-server.js';
 import { waitFor } from '../../test/helpers/env.js';
+import { importGuestProfile, type ApiCall } from '../../test/helpers/guest-profile-api.js';
 
 /** An admin's API call that must answer `status`; its JSON body (Cluster.ok's shape). */
-export type Api = <T>(method: string, path: string, body?: unknown, status?: number) => Promise<T>;
+export type Api = ApiCall;
 
 /** The API of a plain-HTTP server as the holder of `token`. */
 export function httpApi(base: string, token: string): Api {
@@ -41,30 +41,7 @@ export function httpApi(base: string, token: string): Api {
 
 /** The boot-sector guest (waits for the power button), imported from `importDir`. */
 export async function guestProfile(api: Api, name: string, importDir: string): Promise<void> {
-  await api(
-    'POST',
-    '/profiles',
-    { name, memoryMiB: 32, cpus: 1, nicModel: 'virtio', diskBus: 'ide', display: 'vnc' },
-    201,
-  );
-  const source = join(importDir, `${name}.img`);
-  await writeGuestDisk(source, GuestMode.waitForPowerButton);
-  const job = await api<{ id: string }>(
-    'POST',
-    `/profiles/${name}/import`,
-    { path: source, format: 'raw' },
-    202,
-  );
-  await waitFor(
-    `the import of ${name}`,
-    async () => {
-      const view = await api<{ state: string; error: unknown }>('GET', `/jobs/${job.id}`);
-      if (view.state === 'failed') throw new Error(`import failed: ${JSON.stringify(view.error)}`);
-      return view.state === 'succeeded' ? true : undefined;
-    },
-    120_000,
-    250,
-  );
+  await importGuestProfile(api, name, importDir);
 }
 
 /** A lab (through the API) with `count` enrolled terminals written into the database. */

@@ -13,11 +13,11 @@ import https from 'node:https';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generate } from 'selfsigned';
-import { GuestMode, writeGuestDisk } from '../../scripts/guest.js';
 import { stopGatewayDaemon } from '../../src/agent/gateway-client.js';
 import { ACTIVE_STATES } from '../../src/controller/services/vms.js';
 import { cliEnv, freePort } from './cli-server.js';
 import { dialects, type TestDatabase } from './databases.js';
+import { importGuestProfile } from './guest-profile-api.js';
 import { delay, processAlive, tempDir, waitFor, type CliResult } from './env.js';
 
 /**
@@ -669,30 +669,10 @@ export class Cluster {
   async guestProfile(name: string): Promise<{ id: string; versionId: string; sha256: string }> {
     const controller = this.controllers[0];
     assert.ok(controller);
-    const profile = await this.ok<{ id: string }>(
-      'POST',
-      '/profiles',
-      { name, memoryMiB: 32, cpus: 1, nicModel: 'virtio', diskBus: 'ide', display: 'vnc' },
-      201,
-    );
-    const source = join(controller.dataDir, 'import', `${name}.img`);
-    await writeGuestDisk(source, GuestMode.waitForPowerButton);
-    const job = await this.ok<{ id: string }>(
-      'POST',
-      `/profiles/${name}/import`,
-      { path: source, format: 'raw' },
-      202,
-    );
-    await waitFor(
-      `the import of ${name}`,
-      async () => {
-        const view = await this.ok<{ state: string; error: unknown }>('GET', `/jobs/${job.id}`);
-        if (view.state === 'failed')
-          throw new Error(`import failed: ${JSON.stringify(view.error)}`);
-        return view.state === 'succeeded' ? true : undefined;
-      },
-      120_000,
-      250,
+    const profile = await importGuestProfile(
+      (method, path, body, status) => this.ok(method, path, body, status),
+      name,
+      join(controller.dataDir, 'import'),
     );
     const row = await this.database.db
       .selectFrom('profiles')

@@ -218,6 +218,17 @@ export async function guestProfile(
   return { id, name, version };
 }
 
+/** Makes the profile one of the lab's and its default: what its terminals get. */
+export async function labServes(f: VmFixture, labId: string, profileId: string): Promise<void> {
+  const db = f.database.db;
+  await db.insertInto('lab_profiles').values({ lab_id: labId, profile_id: profileId }).execute();
+  await db
+    .updateTable('labs')
+    .set({ default_profile_id: profileId })
+    .where('id', '=', labId)
+    .execute();
+}
+
 export function json<T>(response: LightMyRequestResponse, status: number): T {
   assert.equal(response.statusCode, status, response.body);
   return response.json<T>();

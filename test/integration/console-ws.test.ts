@@ -19,6 +19,7 @@ import { dialects } from '../helpers/databases.js';
 import { connectUnix, vncResponse, type ByteReader } from '../helpers/display-clients.js';
 import { waitFor } from '../helpers/env.js';
 import {
+  labServes,
   guestProfile,
   GuestMode,
   json,
@@ -211,12 +212,7 @@ for (const dialect of dialects) {
 
       const lab = f.labs.mine.id;
       const db = f.database.db;
-      await db.insertInto('lab_profiles').values({ lab_id: lab, profile_id: profile.id }).execute();
-      await db
-        .updateTable('labs')
-        .set({ default_profile_id: profile.id })
-        .where('id', '=', lab)
-        .execute();
+      await labServes(f, lab, profile.id);
       const mac = nextMac();
       json(
         await f.request({

@@ -11,6 +11,7 @@ import type { TerminalConfig } from '../../src/terminal/config.js';
 import { dialects } from '../helpers/databases.js';
 import { waitFor } from '../helpers/env.js';
 import {
+  labServes,
   GuestMode,
   guestProfile,
   json,
@@ -25,13 +26,7 @@ describe('a terminal’s VM across sessions (real QEMU)', () => {
     f = await vmFixture(dialects[0]!, { vmStopGraceMs: 0 });
     const profile = await guestProfile(f, { mode: GuestMode.waitForPowerButton });
     const lab = f.labs.mine.id;
-    const db = f.database.db;
-    await db.insertInto('lab_profiles').values({ lab_id: lab, profile_id: profile.id }).execute();
-    await db
-      .updateTable('labs')
-      .set({ default_profile_id: profile.id })
-      .where('id', '=', lab)
-      .execute();
+    await labServes(f, lab, profile.id);
   });
   after(() => f?.close());
 
