@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { buildApp } from '../src/controller/app.js';
+import { numberOption, option, QUICK } from './lib/options.js';
 import { dialects } from '../test/helpers/databases.js';
 import {
   BASE_PORT,
@@ -44,13 +45,8 @@ interface Measured {
   readonly errors: number;
 }
 
-function option(name: string): string | undefined {
-  const index = process.argv.indexOf(name);
-  return index === -1 ? undefined : process.argv[index + 1];
-}
-
 /** Concurrent connections: 200 (issue 5), or --connections N. */
-const CONNECTIONS = Number(option('--connections') ?? 200);
+const CONNECTIONS = numberOption('--connections', 200);
 
 // ---- The servers, each in a child process ------------------------------------------
 
@@ -217,8 +213,8 @@ async function measure(label: string, port: number, quick: boolean, seconds: num
 }
 
 async function main(): Promise<void> {
-  const quick = process.argv.includes('--quick');
-  const seconds = Number(option('--seconds') ?? (quick ? 3 : 10));
+  const quick = QUICK;
+  const seconds = numberOption('--seconds', quick ? 3 : 10);
   const postgresUrl = option('--postgres') ?? process.env['LABVIRT_TEST_DATABASE_URL'];
   const targets = postgresUrl ? ['sqlite', 'postgres'] : ['sqlite'];
   const env = postgresUrl ? { LABVIRT_TEST_DATABASE_URL: postgresUrl } : {};
