@@ -17,7 +17,6 @@ import { AdminSessionService } from '../../src/controller/services/admin-session
 import type { Actor } from '../../src/controller/services/audit.js';
 import { JobRegistry } from '../../src/controller/services/jobs.js';
 import { cloneLinked } from '../../src/controller/services/profiles.js';
-import { registerVersion } from '../../src/controller/services/version-jobs.js';
 import { rollback, type ImagesContext } from '../../src/controller/services/versions.js';
 import { VmService } from '../../src/controller/services/vms.js';
 import { migrateToLatest, openDatabase, type LabvirtDb } from '../../src/db/index.js';
@@ -26,7 +25,7 @@ import type { VersionRef } from '../../src/images/store-layout.js';
 import type { StoredFile } from '../../src/images/stored-file.js';
 import type { Supervisor } from '../../src/qemu/process/supervisor.js';
 import { nodeCommandRunner } from '../../src/system/command-runner.js';
-import { killAll } from '../../test/helpers/vm-fixture.js';
+import { killAll, publishedProfile } from '../../test/helpers/vm-fixture.js';
 
 const actor: Actor = { principal: undefined, source: 'bench' };
 
@@ -131,37 +130,13 @@ export class ImageOpsRig {
   async golden(label: string, size: string): Promise<Golden> {
     const source = join(this.#parts.dir, 'import', `${randomUUID()}.qcow2`);
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', source, size]);
-    const profileId = randomUUID();
     const name = `golden-${size.toLowerCase()}`;
-    const now = new Date().toISOString();
-    await this.#parts.database.db
-      .insertInto('profiles')
-      .values({
-        id: profileId,
-        name,
-        memory_mib: 32,
-        cpus: 1,
-        nic_model: 'virtio',
-        disk_bus: 'ide',
-        display: 'vnc',
-        guest_port: null,
-        cdrom: null,
-        admin_policy: 'shared',
-        published_version_id: null,
-        created_at: now,
-        updated_at: now,
-      })
-      .execute();
-    const version = await this.#parts.store.import(source, { profileId, versionId: randomUUID() });
-    await rm(source);
-    await registerVersion(this.#ctx, actor, {
-      profileId,
-      sealed: version,
-      parentVersionId: null,
-      note: '',
-      publish: 'always',
-      action: 'bench.import',
+    const version = await this.#parts.store.import(source, {
+      profileId: randomUUID(),
+      versionId: randomUUID(),
     });
+    await rm(source);
+    await publishedProfile(this.#parts.database.db, version, { name });
     return { label, name, version };
   }
 

@@ -8,12 +8,11 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../src/db/index.js';
-import { cliEnv, freePort } from '../../test/helpers/cli-server.js';
+import { cliEnv, freePort, writeLauncher } from '../../test/helpers/cli-server.js';
 import { waitFor } from '../../test/helpers/env.js';
 import { importGuestProfile, type ApiCall } from '../../test/helpers/guest-profile-api.js';
 
@@ -111,17 +110,6 @@ export async function openListener(
   response.resume();
   request.on('error', () => undefined);
   return { close: () => request.destroy() };
-}
-
-/** A launcher of this build's CLI (like bin/labvirt, which runs dist/) written into `dir`. */
-export async function writeLauncher(dir: string): Promise<string> {
-  const main = join(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
-  const path = join(dir, 'labvirt.mjs');
-  await writeFile(
-    path,
-    `import { main } from ${JSON.stringify(main)};\nprocess.exitCode = await main(process.argv.slice(2));\n`,
-  );
-  return path;
 }
 
 /** Runs the launcher with ARGS and `input` to its end; throws unless it exits 0. */

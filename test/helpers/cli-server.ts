@@ -3,8 +3,25 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { LABVIRT_BIN, type CliResult } from './env.js';
+
+/**
+ * A launcher of the CLI of the build these files are part of, written into `dir` (bin/labvirt
+ * runs dist/; a helper's own dist-NAME must run its own), to run with this node.
+ */
+export async function writeLauncher(dir: string): Promise<string> {
+  const main = join(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
+  const path = join(dir, 'labvirt.mjs');
+  await writeFile(
+    path,
+    `import { main } from ${JSON.stringify(main)};\nprocess.exitCode = await main(process.argv.slice(2));\n`,
+  );
+  return path;
+}
 
 /** The environment of a CLI run: nothing of the caller's language, config or server. */
 export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {

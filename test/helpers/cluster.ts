@@ -10,31 +10,14 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, readdir, readFile, realpath, symlink, writeFile } from 'node:fs/promises';
 import https from 'node:https';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import { stopGatewayDaemon } from '../../src/agent/gateway-client.js';
 import { ACTIVE_STATES } from '../../src/controller/services/vms.js';
-import { cliEnv, freePort } from './cli-server.js';
+import { cliEnv, freePort, writeLauncher } from './cli-server.js';
 import { dialects, type TestDatabase } from './databases.js';
 import { importGuestProfile } from './guest-profile-api.js';
 import { delay, processAlive, tempDir, waitFor, type CliResult } from './env.js';
-
-/**
- * The CLI of the build these tests are part of (bin/labvirt runs dist/; a helper's own
- * dist-NAME must run its own): a launcher like bin/labvirt, written into the cluster's
- * directory, run with this node.
- */
-const BUILD_ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
-async function writeLauncher(dir: string): Promise<string> {
-  const path = join(dir, 'labvirt.mjs');
-  const main = join(BUILD_ROOT, 'src/cli/main.js');
-  await writeFile(
-    path,
-    `import { main } from ${JSON.stringify(main)};\nprocess.exitCode = await main(process.argv.slice(2));\n`,
-  );
-  return path;
-}
 
 export const ADMIN = { user: 'cluster-admin', password: 'cluster admin password 1' } as const;
 

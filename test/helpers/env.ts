@@ -23,10 +23,14 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs `bin/labvirt ARGS` to completion. */
-export function runCli(args: readonly string[], options: SpawnOptions = {}): Promise<CliResult> {
+/** Runs COMMAND ARGS to completion, collecting its output. */
+export function runProcess(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(LABVIRT_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
     let stdout = '';
     let stderr = '';
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -34,6 +38,11 @@ export function runCli(args: readonly string[], options: SpawnOptions = {}): Pro
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** Runs `bin/labvirt ARGS` to completion. */
+export function runCli(args: readonly string[], options: SpawnOptions = {}): Promise<CliResult> {
+  return runProcess(LABVIRT_BIN, args, options);
 }
 
 export function delay(ms: number): Promise<void> {
