@@ -37,9 +37,13 @@ async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   const named = argv.filter((arg) => all.includes(arg));
   const forwarded = argv.filter((arg) => !all.includes(arg));
-  // A word that is neither a benchmark nor an option's value is a misspelt name.
+  // A word that is neither a benchmark nor the value of an option (--seconds 5; --quick
+  // takes none) is a misspelt name.
   const stray = argv.find(
-    (arg, i) => !arg.startsWith('-') && !all.includes(arg) && !argv[i - 1]?.startsWith('--'),
+    (arg, i) =>
+      !arg.startsWith('-') &&
+      !all.includes(arg) &&
+      (!argv[i - 1]?.startsWith('--') || argv[i - 1] === '--quick'),
   );
   if (stray !== undefined) {
     console.error(`run-bench: no benchmark ${stray} (have: ${all.join(', ')})`);

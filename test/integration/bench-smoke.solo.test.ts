@@ -4,34 +4,18 @@
 // figures are bench/'s business (`npm run bench`), on a quiet machine. The runner refuses an
 // unknown benchmark and, in a --quick run, leaves bench/README.md alone.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { tempDir } from '../helpers/env.js';
+import { runProcess, tempDir } from '../helpers/env.js';
 
 const BUILD = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const POSTGRES = process.env['LABVIRT_TEST_DATABASE_URL'];
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function run(script: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(BUILD, script), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+function run(script: string, args: readonly string[], env: NodeJS.ProcessEnv) {
+  return runProcess(process.execPath, [join(BUILD, script), ...args], {
+    env: { ...process.env, ...env },
   });
 }
 
@@ -120,6 +104,10 @@ describe('the benchmarks still run (--quick, one round)', () => {
     const unknown = await run(join('scripts', 'run-bench.js'), ['no-such-bench'], {});
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /^run-bench: no benchmark no-such-bench \(have: .*boot-storm/m);
+    // Not taken for --quick's value (it has none).
+    const afterFlag = await run(join('scripts', 'run-bench.js'), ['--quick', 'boot-strom'], {});
+    assert.equal(afterFlag.code, 2);
+    assert.match(afterFlag.stderr, /no benchmark boot-strom/);
 
     const readme = join(BUILD, '..', 'bench', 'README.md');
     const before = await readFile(readme, 'utf8');
