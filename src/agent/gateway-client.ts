@@ -23,7 +23,8 @@ import {
   type OpenListener,
 } from './gateway-protocol.js';
 
-const DAEMON_MODULE = fileURLToPath(new URL('./gateway-daemon.js', import.meta.url));
+// '../agent/': also right from the CLI bundle in dist/src/cli/ (scripts/bundle-cli.ts).
+const DAEMON_MODULE = fileURLToPath(new URL('../agent/gateway-daemon.js', import.meta.url));
 const REQUEST_TIMEOUT_MS = 10_000;
 const START_TIMEOUT_MS = 10_000;
 

@@ -52,7 +52,9 @@ const KERNEL_CMDLINE = 'console=tty0 console=ttyS0 consoleblank=0 quiet';
 /** The first line the guest writes on its screen. */
 export const LINUX_GUEST_BANNER = 'LabVirt demo guest';
 const IMAGE_KIB = 24 * 1024;
-const BUILDER_FILE = fileURLToPath(import.meta.url);
+// This module's own file, whose hash keys the cache; '../guest/' names it from the CLI bundle
+// in dist/src/cli/ too (scripts/bundle-cli.ts), whose own hash changes with any module.
+const BUILDER_FILE = fileURLToPath(new URL('../guest/linux-guest.js', import.meta.url));
 
 const INIT = `#!/bin/sh
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin

@@ -1,5 +1,5 @@
-// Loads the gettext catalogues (po/*.po) into memory. They are read synchronously, once:
-// the set is small, and a translator must be usable from the first request or CLI line.
+// Loads the gettext catalogues (po/*.po) into memory. They are read synchronously: the set
+// is small, and a translator must be usable from the first request or CLI line.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { po, type GetTextTranslation } from 'gettext-parser';
@@ -55,8 +55,10 @@ export function localeFromFileName(name: string): string {
   return region ? `${language.toLowerCase()}-${region.toUpperCase()}` : language.toLowerCase();
 }
 
-/** Every *.po in a directory (a missing directory means no translations, not a crash). */
-export function loadCatalogs(directory: URL | string = defaultPoDirectory): Map<string, Catalog> {
+/** The *.po files of a directory by locale (a missing directory means no translations). */
+export function catalogFiles(
+  directory: URL | string = defaultPoDirectory,
+): Map<string, URL | string> {
   let names: string[];
   try {
     names = readdirSync(directory).filter((name) => name.endsWith('.po'));
@@ -64,11 +66,20 @@ export function loadCatalogs(directory: URL | string = defaultPoDirectory): Map<
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
     throw error;
   }
+  return new Map(
+    names
+      .sort()
+      .map((name) => [
+        localeFromFileName(name),
+        typeof directory === 'string' ? join(directory, name) : new URL(name, directory),
+      ]),
+  );
+}
+
+/** Every *.po in a directory, parsed. */
+export function loadCatalogs(directory: URL | string = defaultPoDirectory): Map<string, Catalog> {
   const catalogs = new Map<string, Catalog>();
-  for (const name of names.sort()) {
-    const path = typeof directory === 'string' ? join(directory, name) : new URL(name, directory);
-    const locale = localeFromFileName(name);
+  for (const [locale, path] of catalogFiles(directory))
     catalogs.set(locale, parseCatalog(locale, readFileSync(path)));
-  }
   return catalogs;
 }

@@ -1,8 +1,9 @@
 // Translators over the gettext catalogues, and the choice of locale for a request (Accept-
 // Language, the user's saved preference) or a CLI run (LC_ALL/LC_MESSAGES/LANG/LANGUAGE).
 // English is the source language: its "translation" is the msgid itself.
+import { readFileSync } from 'node:fs';
 import { formatMessage, type LabvirtError } from '../domain/errors.js';
-import { loadCatalogs, messageKey, type Catalog } from './catalogs.js';
+import { catalogFiles, messageKey, parseCatalog, type Catalog } from './catalogs.js';
 import { germanicPlural } from './plural.js';
 
 export type MessageParams = Readonly<Record<string, string | number>>;
@@ -51,18 +52,29 @@ export function createTranslator(locale: string, catalog: Catalog | undefined): 
   };
 }
 
-let catalogs: ReadonlyMap<string, Catalog> | undefined;
+let files: ReadonlyMap<string, URL | string> | undefined;
+const parsed = new Map<string, Catalog>();
 const translators = new Map<string, Translator>();
 
-/** The catalogues in po/, loaded on first use (call at startup to fail fast on a bad file). */
-export function defaultCatalogs(): ReadonlyMap<string, Catalog> {
-  catalogs ??= loadCatalogs();
-  return catalogs;
+/**
+ * The catalogue in po/ for an available locale, parsed on first use: a server or CLI start
+ * in English parses none (parsing every file cost a start ~80 ms).
+ */
+export function defaultCatalog(locale: string): Catalog | undefined {
+  let catalog = parsed.get(locale);
+  const path = (files ??= catalogFiles()).get(locale);
+  if (catalog === undefined && path !== undefined) {
+    catalog = parseCatalog(locale, readFileSync(path));
+    parsed.set(locale, catalog);
+  }
+  return catalog;
 }
 
 /** The locales there are messages for, English first. */
 export function availableLocales(): string[] {
-  const translated = [...defaultCatalogs().keys()].filter((locale) => locale !== sourceLocale);
+  const translated = [...(files ??= catalogFiles()).keys()].filter(
+    (locale) => locale !== sourceLocale,
+  );
   return [sourceLocale, ...translated.sort()];
 }
 
@@ -96,7 +108,7 @@ export function translator(locale: string): Translator {
   const matched = matchLocale(locale, availableLocales()) ?? sourceLocale;
   let result = translators.get(matched);
   if (!result) {
-    result = createTranslator(matched, defaultCatalogs().get(matched));
+    result = createTranslator(matched, defaultCatalog(matched));
     translators.set(matched, result);
   }
   return result;

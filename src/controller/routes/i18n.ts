@@ -6,7 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import {
   availableLocales,
-  defaultCatalogs,
+  defaultCatalog,
   matchLocale,
   sourceLocale,
 } from '../../i18n/translator.js';
@@ -37,7 +37,7 @@ export interface I18nCatalogue {
 /** The catalogue serving a requested locale ("es-AR" → es); English (no messages) if none. */
 export function webCatalogue(requested: string): I18nCatalogue {
   const locale = matchLocale(requested, availableLocales()) ?? sourceLocale;
-  const catalog = defaultCatalogs().get(locale);
+  const catalog = defaultCatalog(locale);
   if (locale === sourceLocale || catalog === undefined)
     return { locale: sourceLocale, pluralForms: DEFAULT_PLURAL_FORMS, messages: {} };
   return {
