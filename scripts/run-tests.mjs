@@ -3,7 +3,8 @@
 // (Node 20's --test takes no globs, and given a directory it would also run every
 // helper module under a "test" folder as if it were a test file.)
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -50,7 +51,14 @@ if (files.length === 0) {
   process.exit(1);
 }
 const url = postgresUrl();
-const env = url === undefined ? process.env : { ...process.env, LABVIRT_TEST_DATABASE_URL: url };
+// The reliability suite (test/reliability/) records its faults, hostile inputs and invariant
+// checks here, one file per test process; the summary is printed once every batch ran.
+const ledger = mkdtempSync(join(tmpdir(), 'labvirt-ledger-'));
+const env = {
+  ...process.env,
+  LABVIRT_RELIABILITY_LEDGER: ledger,
+  ...(url === undefined ? {} : { LABVIRT_TEST_DATABASE_URL: url }),
+};
 // Timing checks, and suites heavy enough to starve the others (the cluster's dozens of VMs and
 // processes), are *.solo.test.js: they run after the rest, one at a time, on a quiet machine.
 const solo = files.filter((file) => file.endsWith('.solo.test.js'));
@@ -69,4 +77,10 @@ for (const [batch, concurrency] of [
   );
   if (result.status !== 0) status = result.status ?? 1;
 }
+const summary = new URL('../dist/test/reliability/summary.js', import.meta.url);
+if (existsSync(summary)) {
+  const { printLedgerSummary } = await import(summary.href);
+  printLedgerSummary(ledger);
+}
+rmSync(ledger, { recursive: true, force: true });
 process.exit(status);
