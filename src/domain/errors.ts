@@ -80,6 +80,10 @@ const catalogue = {
     status: 400,
     message: 'image "{path}" uses an external data file, which is not allowed',
   },
+  IMAGE_TOO_LARGE: {
+    status: 400,
+    message: 'image "{path}" is a disk of {sizeGiB} GiB, more than the {limitGiB} GiB allowed',
+  },
   IMAGE_CHAIN_TOO_DEEP: {
     status: 400,
     message: 'image "{path}" has a backing chain deeper than {max} layers',

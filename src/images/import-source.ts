@@ -12,6 +12,10 @@ import type { ImageFormat } from '../qemu/image/image-format.js';
 import type { ImageCheckResult, QemuImg } from '../qemu/image/qemu-img.js';
 import { fileError } from '../system/file-errors.js';
 
+const GIB = 1024 ** 3;
+/** The largest disk an image may declare: 16 TiB, as for a profile's data disks. */
+export const MAX_VIRTUAL_SIZE = 16 * 1024 * GIB;
+
 /** The real paths of the import directories that exist. */
 export async function realImportDirs(dirs: readonly string[]): Promise<string[]> {
   const real: string[] = [];
@@ -81,6 +85,16 @@ export async function checkImportSource(
   }).catch((error: unknown) => {
     throw notAnImage(path, error);
   });
+  // A few bytes of header can declare a disk of petabytes: qemu-img would spend its time
+  // on an L1 table nobody needs, and every VM of it would get a disk no host can hold.
+  const virtualSize = chain[0]?.virtualSize ?? 0;
+  if (virtualSize > MAX_VIRTUAL_SIZE) {
+    throw new LabvirtError('IMAGE_TOO_LARGE', {
+      path,
+      sizeGiB: Math.ceil(virtualSize / GIB),
+      limitGiB: MAX_VIRTUAL_SIZE / GIB,
+    });
+  }
   for (const layer of chain) {
     const result = await qemuImg.check(layer.path, layer.format).catch((error: unknown) => {
       throw notAnImage(layer.path, error);

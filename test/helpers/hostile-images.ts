@@ -1,7 +1,8 @@
 // Images an attacker would hand over, made with qemu-img directly (as an outsider would):
 // shared by the driver's, the CLI's and the image store's refusal tests.
 import { execFileSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 
 /** Runs qemu-img directly, to make files the way an outsider would. */
 export function qemuImgCli(...args: string[]): string {
@@ -23,5 +24,33 @@ export function qcow2BackedBy(file: string, target = '/etc/passwd'): string {
 export async function rawDiskWithQcow2Header(file: string, scratch: string): Promise<string> {
   const header = (await readFile(qcow2BackedBy(scratch))).subarray(0, 64 * 1024);
   await writeFile(file, Buffer.concat([header, Buffer.alloc(1024 * 1024 - header.length)]));
+  return file;
+}
+
+/**
+ * A qcow2 at `file` whose external data file is `target` (e.g. /etc/passwd), made without
+ * ever opening `target`: qemu-img create makes (and truncates) its data file, so the image
+ * is made with a placeholder name of the same length, which is then patched in the header.
+ */
+export async function qcow2WithDataFile(file: string, target = '/etc/passwd'): Promise<string> {
+  const placeholder = join(dirname(file), `df${'x'.repeat(Math.max(0, target.length - 2))}`);
+  const name = basename(placeholder);
+  if (name.length !== target.length) throw new Error(`data file target too short: ${target}`);
+  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', `data_file=${name}`, file, '1M'], {
+    cwd: dirname(file),
+    stdio: 'ignore',
+  });
+  await rm(placeholder, { force: true });
+  const image = await readFile(file);
+  const at = image.indexOf(name);
+  if (at < 0 || at > 64 * 1024) throw new Error('data file name not found in the qcow2 header');
+  image.write(target, at, 'utf8');
+  await writeFile(file, image);
+  return file;
+}
+
+/** A qcow2 at `file` that declares a disk of `size` (qemu-img's suffixes: 1P) and holds nothing. */
+export function hugeQcow2(file: string, size = '1P'): string {
+  qemuImgCli('create', '-q', '-f', 'qcow2', file, size);
   return file;
 }
