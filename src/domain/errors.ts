@@ -388,6 +388,10 @@ const catalogue = {
     message: '{binary} was not found: install the Debian package {package}',
   },
   QEMU_START_FAILED: { status: 500, message: 'QEMU could not start VM "{name}": {detail}' },
+  OVERLAY_DIR_FULL: {
+    status: 507,
+    message: 'the overlay directory "{dir}" ran out of space while starting VM "{name}": {detail}',
+  },
   QEMU_IMG_FAILED: { status: 500, message: 'qemu-img {operation} failed: {detail}' },
   QMP_COMMAND_FAILED: { status: 500, message: 'QMP command {command} failed ({class}): {desc}' },
   QMP_TIMEOUT: { status: 504, message: 'QMP command {command} got no answer within {ms} ms' },

@@ -55,7 +55,7 @@ export function adminSessionRoutes(app: FastifyInstance, ctx: RouteContext): voi
           ),
         }),
       ),
-      response: { 201: Type.Ref('AdminSession'), ...errors(400, 401, 403, 404, 409, 503) },
+      response: { 201: Type.Ref('AdminSession'), ...errors(400, 401, 403, 404, 409, 503, 507) },
     },
     handler: async (request, reply) =>
       reply
@@ -76,7 +76,7 @@ export function adminSessionRoutes(app: FastifyInstance, ctx: RouteContext): voi
       summary: 'Boot the administrative VM again (after it was powered off)',
       params: Params,
       body: Type.Optional(Strict({})),
-      response: { 200: Type.Ref('AdminSession'), ...errors(400, 401, 403, 404, 409, 503) },
+      response: { 200: Type.Ref('AdminSession'), ...errors(400, 401, 403, 404, 409, 503, 507) },
     },
     handler: async (request) => ctx.adminSessions.boot(request.params.profile, actorOf(request)),
   });

@@ -76,7 +76,7 @@ export function vmRoutes(app: FastifyInstance, ctx: RouteContext): void {
       tags,
       summary: 'Start a client VM of a profile’s published version',
       body: Strict({ profile: Ref }),
-      response: { 201: Type.Ref('Vm'), ...errors(400, 401, 403, 404, 409, 503) },
+      response: { 201: Type.Ref('Vm'), ...errors(400, 401, 403, 404, 409, 503, 507) },
     },
     handler: async (request, reply) =>
       reply.code(201).send(await ctx.vms.startClient(request.body.profile, actorOf(request))),

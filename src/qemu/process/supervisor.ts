@@ -10,6 +10,7 @@ import { sameArgv, type ProcessTable } from '../../system/process-table.js';
 import { buildArgv, QEMU_BINARY } from '../cmdline/build-argv.js';
 import { checkSocketPath } from '../cmdline/validate.js';
 import type { DiskSpec, DisplaySpec, VmSpec } from '../cmdline/vm-spec.js';
+import { noSpaceDetail } from '../image/no-space.js';
 import type { QmpConnection, QmpConnector } from './qmp-connection.js';
 import { RunDir, type VmPaths, type VmRecord } from './run-dir.js';
 import { RunningVm, type VmExit } from './running-vm.js';
@@ -140,7 +141,7 @@ export class Supervisor extends EventEmitter<{ exit: [VmExit] }> {
 
   async start(launch: VmLaunch, options: { discardWrites: boolean }): Promise<VmStatus> {
     const { name } = launch;
-    const { runDir, runner, images } = this.#options;
+    const { runDir, runner } = this.#options;
     if (this.#vms.has(name) || this.#starting.has(name) || (await this.#liveOnDisk(name))) {
       throw new LabvirtError('VM_ALREADY_RUNNING', { name });
     }
@@ -152,18 +153,7 @@ export class Supervisor extends EventEmitter<{ exit: [VmExit] }> {
       // The argv first: a VM that cannot be built (IDE slots, say) makes no image.
       const qemuBinary = this.#options.qemuBinary ?? QEMU_BINARY;
       const argv = [...buildArgv(spec, qemuBinary), '-daemonize', '-pidfile', paths.pidfile];
-      const overlays: string[] = [];
-      if (options.discardWrites) {
-        for (const [index, disk] of launch.disks.entries()) {
-          await images.createOverlay(paths.overlay(index), disk.path, disk.format);
-          overlays.push(paths.overlay(index));
-        }
-      }
-      // In the overlay directory, so they go with the VM however it ends (RunDir.remove).
-      for (const [index, disk] of (launch.scratchDisks ?? []).entries()) {
-        await images.createImage(paths.scratch(index), 'qcow2', disk.sizeMiB * 2 ** 20);
-        overlays.push(paths.scratch(index));
-      }
+      const overlays = await this.#makeDisks(launch, paths, options.discardWrites);
       const record: VmRecord = {
         spec,
         argv,
@@ -282,6 +272,36 @@ export class Supervisor extends EventEmitter<{ exit: [VmExit] }> {
   detach(): void {
     for (const vm of this.#vms.values()) vm.detach();
     this.#vms.clear();
+  }
+
+  /**
+   * The VM's overlays (when its writes are discarded) and scratch disks, in its overlay
+   * directory. A full one is OVERLAY_DIR_FULL: what was made goes with RunDir.remove.
+   */
+  async #makeDisks(launch: VmLaunch, paths: VmPaths, discardWrites: boolean): Promise<string[]> {
+    const { images } = this.#options;
+    const made: string[] = [];
+    try {
+      if (discardWrites) {
+        for (const [index, disk] of launch.disks.entries()) {
+          await images.createOverlay(paths.overlay(index), disk.path, disk.format);
+          made.push(paths.overlay(index));
+        }
+      }
+      for (const [index, disk] of (launch.scratchDisks ?? []).entries()) {
+        await images.createImage(paths.scratch(index), 'qcow2', disk.sizeMiB * 2 ** 20);
+        made.push(paths.scratch(index));
+      }
+    } catch (error) {
+      const detail = noSpaceDetail(error);
+      if (detail === undefined) throw error;
+      throw new LabvirtError(
+        'OVERLAY_DIR_FULL',
+        { name: launch.name, dir: paths.overlayDir, detail },
+        { cause: error },
+      );
+    }
+    return made;
   }
 
   #get(name: string): RunningVm {
