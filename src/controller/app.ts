@@ -33,6 +33,7 @@ import {
   type TerminalRateLimit,
 } from './routes/terminal-config.js';
 import { problemOf, sendFrameworkProblem, sendProblem, toLabvirtError } from './problem.js';
+import { DATABASE_RETRY_AFTER_SECONDS, DatabaseOutage } from './database-outage.js';
 import { apiRoutes } from './routes/index.js';
 import { ProblemSchema } from './schemas.js';
 import { EventBus } from './events/event-bus.js';
@@ -86,6 +87,8 @@ export interface ControllerDeps {
   readonly vmWatchIntervalMs?: number;
   /** The built web console's directory (default dist/web, beside the server's code). */
   readonly webRoot?: string;
+  /** Says a database outage once (the server's loops share it); the app makes one by default. */
+  readonly databaseOutage?: DatabaseOutage;
 }
 
 declare module 'fastify' {
@@ -102,6 +105,8 @@ declare module 'fastify' {
     metrics: HostMetrics;
     /** Every host's agent, by host id. */
     agents: AgentPool;
+    /** Logs a database outage once, not per failed request or round. */
+    databaseOutage: DatabaseOutage;
   }
   interface FastifyRequest {
     /** The caller's language: their saved choice, else Accept-Language, else English. */
@@ -124,7 +129,11 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
     frameworkErrors: sendFrameworkProblem,
   }) as unknown as FastifyInstance;
   const now = deps.now ?? (() => new Date());
-  const log = (error: unknown, message: string) => app.log.error({ err: error }, message);
+  const outage = deps.databaseOutage ?? new DatabaseOutage(() => app.log);
+  // A database outage fails every loop alike: said once by the outage, not per failure.
+  const log = (error: unknown, message: string) => {
+    if (!outage.noted(error, message)) app.log.error({ err: error }, message);
+  };
   const pool = deps.pool ?? new AgentPool({ db: deps.db, now, log, local: deps.agents?.[0] });
   // A bare app's agents are a fixed list (each found by its report's name when sampled).
   const listed = deps.pool === undefined ? deps.agents : undefined;
@@ -150,7 +159,7 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
     agents: listed ?? (() => pool.entries()),
     events,
     now,
-    log: (error, message) => app.log.error({ err: error }, message),
+    log,
   });
   const ctx: RouteContext = {
     controllerCertSha256: deps.https === undefined ? null : certificateSha256(deps.https.cert),
@@ -166,16 +175,11 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
       deps.jobs ??
       new JobRegistry({
         ...(deps.now ? { now: deps.now } : {}),
-        onError: (error) => app.log.error({ err: error }, 'job failed'),
+        onError: (error) => log(error, 'job failed'),
       }),
     vms,
     adminSessions: new AdminSessionService(vms, deps.images, now),
-    terminalVms: new TerminalVmService(
-      vms,
-      now,
-      (error, message) => app.log.error({ err: error }, message),
-      () => void dhcp.push(),
-    ),
+    terminalVms: new TerminalVmService(vms, now, log, () => void dhcp.push()),
     dhcp,
     events,
     vmWatchIntervalMs: deps.vmWatchIntervalMs,
@@ -187,6 +191,7 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
   app.decorate('events', ctx.events);
   app.decorate('metrics', metrics);
   app.decorate('agents', pool);
+  app.decorate('databaseOutage', outage);
   // The local host's agent is known by its host id before the first request needs it.
   app.addHook('onReady', async () => {
     await pool
@@ -212,6 +217,11 @@ export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
     const seconds = labvirt.params['seconds'];
     if (labvirt.status === 429 && typeof seconds === 'number')
       void reply.header('Retry-After', String(seconds));
+    // The database is away (stopped, restarting): callers and terminals ask again shortly.
+    if (labvirt.code === 'DATABASE_UNAVAILABLE') {
+      void reply.header('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
+      outage.noted(error, `${request.method} ${request.routeOptions.url ?? 'request'}`);
+    }
     const tr = request.translator();
     void reply.header('Content-Language', tr.locale);
     return sendProblem(

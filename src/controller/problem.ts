@@ -10,6 +10,7 @@ import {
   type ErrorCode,
   type ErrorParams,
 } from '../domain/errors.js';
+import { databaseUnreachable } from '../db/unreachable.js';
 
 interface AjvError {
   readonly keyword: string;
@@ -110,6 +111,10 @@ export function toLabvirtError(error: unknown, requestId: string): LabvirtError 
   }
   if (error instanceof SyntaxError)
     return new LabvirtError('BODY_MALFORMED', {}, { field: 'body' });
+  // A stopped or restarting database is "try again" (503), not a fault of ours (500).
+  const unreachable = databaseUnreachable(error);
+  if (unreachable !== undefined)
+    return new LabvirtError('DATABASE_UNAVAILABLE', { detail: unreachable }, { cause: error });
   return new LabvirtError('INTERNAL', { requestId }, { cause: error });
 }
 

@@ -24,6 +24,7 @@ import { AgentPool, REFRESH_INTERVAL_MS, type HostImages } from './agents/agent-
 import type { ImageEnsurer } from './services/vms.js';
 import { ImageDistribution } from './services/image-distribution.js';
 import { RemoteAgent } from '../agent/remote/remote-agent.js';
+import { DatabaseOutage } from './database-outage.js';
 
 export interface ServerOptions {
   /** The data directory: the SQLite file (without a database URL) and the run directory. */
@@ -175,10 +176,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           warn: (facts, message) => appLog.current?.warn(facts, message),
         },
       });
+    // One outage log for the app's requests and the loops below.
+    const outage = new DatabaseOutage(() => appLog.current);
     const pool = new AgentPool({
       db: database.db,
       now,
-      log: (error, message) => appLog.current?.warn({ err: error }, message),
+      log: (error, message) => {
+        if (!outage.noted(error, message)) appLog.current?.warn({ err: error }, message);
+      },
       local: local?.agent,
       connect: options.connectAgent ?? connectRemote,
       images: imageDistribution,
@@ -209,6 +214,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       secureCookies: options.secureCookies === true || options.tls !== undefined,
       pool,
       imageDistribution,
+      databaseOutage: outage,
       ...(options.signInLinks === undefined ? {} : { signInLinks: options.signInLinks }),
       ...(options.terminalRateLimit === undefined
         ? {}
@@ -256,10 +262,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     // The enrolled hosts: asked now and every 5 s; each that comes online is reconciled.
     await pool.refresh();
+    // A round that read the hosts' rows reached the database: an outage has ended.
     const refresher = startScheduler(
-      () => pool.refresh(),
+      () => pool.refresh().then(() => outage.recovered()),
       options.refreshIntervalMs ?? REFRESH_INTERVAL_MS,
-      (error) => log.error({ err: error }, tr.t('refreshing the hosts failed')),
+      (error) => {
+        if (!outage.noted(error, 'refreshing the hosts'))
+          log.error({ err: error }, tr.t('refreshing the hosts failed'));
+      },
     );
     cleanups.push(() => refresher.stop());
     // The hosts' use, every 10 s, for the web console (the app's close stops it).
@@ -269,7 +279,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const scheduler = startScheduler(
       () => app.terminalVms.tick(),
       options.policyIntervalMs ?? 15_000,
-      (error) => log.error({ err: error }, tr.t('the idle and timetable policy failed')),
+      (error) => {
+        if (!outage.noted(error, 'the idle and timetable policy'))
+          log.error({ err: error }, tr.t('the idle and timetable policy failed'));
+      },
     );
     cleanups.push(() => scheduler.stop());
 

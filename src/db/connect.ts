@@ -64,6 +64,13 @@ async function openSqlite(dataDir: string): Promise<LabvirtDb> {
   return { db, dialect: 'sqlite', description: `SQLite ${file}`, close: () => db.destroy() };
 }
 
+/**
+ * How long a request may wait for a PostgreSQL connection (pg's default: forever). pg-pool
+ * counts the wait for a free client of a busy pool too, so this is not shorter: a burst is
+ * queued, a database that does not answer (a host gone, a firewall) is 503 within it.
+ */
+export const POSTGRES_CONNECT_TIMEOUT_MS = 10_000;
+
 const INT8_OID = 20;
 
 /** bigint columns (version sizes, count(*)) as JS numbers, like SQLite returns them. */
@@ -85,7 +92,13 @@ async function openPostgres(url: string): Promise<LabvirtDb> {
   // Loaded only for PostgreSQL: the embedded default's start-up does not pay for it.
   const { default: pg } = await import('pg');
   const getTypeParser = typeParsers(pg.types);
-  const pool = new pg.Pool({ connectionString: url, types: { getTypeParser } });
+  // A database that does not answer fails a request in seconds (503, try again) rather
+  // than holding it, and every request after it, until the socket gives up.
+  const pool = new pg.Pool({
+    connectionString: url,
+    types: { getTypeParser },
+    connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS,
+  });
   // An idle client that loses its connection emits 'error' on the pool; the pool already
   // discards it and the next query reconnects, so this must not crash the process.
   pool.on('error', () => undefined);
