@@ -203,9 +203,12 @@ export class AgentPool {
     const previous = this.#refreshing ?? Promise.resolve();
     const next = previous.then(() => this.#refreshNow());
     this.#refreshing = next;
-    void next.finally(() => {
+    // Both ways, not finally(): its promise would reject with a failed round (the database
+    // away) and, unhandled, end the server.
+    const done = () => {
       if (this.#refreshing === next) this.#refreshing = undefined;
-    });
+    };
+    next.then(done, done);
     return next;
   }
 
