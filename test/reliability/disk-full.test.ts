@@ -3,17 +3,23 @@
 // test and squeezed to what is used plus a little (disk-small.ts), so the operation writes
 // some of its file before it hits ENOSPC. Each must fail with a catalogued problem (no
 // stack), register nothing in the database, leave no file and give the space back (statfs
-// as before); then the same operation works once there is room. Store operations run on
-// both dialects; the ones with real QEMU on PostgreSQL only, to keep to the CI budget.
+// as before); then the same operation works once there is room. Publish seals the draft
+// in place and must need no room at all. An overlay that fills under a running VM pauses
+// QEMU (werror=enospc): the VM's view must say io-error, and a forced stop give the space
+// back. Store operations run on both dialects; those with real QEMU on PostgreSQL only, to
+// keep to the CI budget.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { AdminSessionView } from '../../src/controller/services/admin-sessions.js';
 import { ACTIVE_STATES, type VmView } from '../../src/controller/services/vms.js';
 import { problem } from '../helpers/api.js';
+import { waitFor } from '../helpers/env.js';
 import { dialects } from '../helpers/databases.js';
 import { storeFiles } from '../helpers/image-store.js';
 import {
@@ -37,6 +43,7 @@ import {
 import { faultInjected, invariant } from './ledger.js';
 import { isRoot, MIB, mountSmallDisk, type SmallDisk } from './disk-small.js';
 
+const run = promisify(execFile);
 const skip = isRoot ? false : 'mounting a tmpfs needs root';
 const NO_SPACE = /No space left on device|ENOSPC/;
 
@@ -369,5 +376,71 @@ describe('full disks under admin sessions and VM starts (real QEMU, PostgreSQL)'
       assert.equal(await bootCount(f!, vm.id), 1);
       assert.equal((await activeVms(p.id)).length, 1);
     });
+  });
+
+  it('overlay directory full under a running VM: shown as io-error, a forced stop gives the space back', async () => {
+    assert.ok(f && overlays);
+    const p = await guestProfile(f, { mode: GuestMode.waitForPowerButton });
+    // Room for the VM's overlay and less than the cluster its guest's first write needs:
+    // the overlay's size measured with a probe made like it, beside it.
+    const probe = join(overlays.path, 'probe.qcow2');
+    await run('qemu-img', [
+      'create',
+      '-q',
+      '-f',
+      'qcow2',
+      '-b',
+      p.version.path,
+      '-F',
+      'qcow2',
+      probe,
+    ]);
+    const overlaySize = (await stat(probe)).blocks * 512;
+    await rm(probe);
+    await overlays.squeeze(overlaySize + 16 * 1024);
+    const before = await diskState(overlays);
+    faultInjected('disk full: overlay dir under a running VM');
+    const vm = await startClient(f, p.name);
+    await invariant(
+      'disk full under a running VM: its view says io-error, not just running',
+      async () => {
+        const paused = await waitFor(
+          `VM ${vm.name} paused on its full overlay`,
+          async () => {
+            const view = json<VmView>(
+              await f!.request({ method: 'GET', url: `/api/v1/vms/${vm.id}`, as: f!.users.viewer }),
+              200,
+            );
+            return view.runStatus === 'io-error' ? view : undefined;
+          },
+          90_000,
+          250,
+        );
+        assert.equal(paused.state, 'running');
+      },
+    );
+    json<VmView>(
+      await f.request({
+        method: 'POST',
+        url: `/api/v1/vms/${vm.id}/stop`,
+        as: f.users.operator,
+        payload: { force: true },
+      }),
+      200,
+    );
+    await invariant(
+      'disk full under a running VM: a forced stop ends it, no QEMU, no row active',
+      async () => {
+        await waitForState(f!, vm.id, 'stopped');
+        assert.deepEqual(await activeVms(p.id), []);
+        assert.ok(!(await liveQemus(f!.supervisor.runDir)).has(vm.name), 'its QEMU is gone');
+      },
+    );
+    await invariant(
+      'disk full under a running VM: its overlay removed, the space given back',
+      async () => {
+        assert.deepEqual(await diskState(overlays!), before);
+      },
+    );
   });
 });
