@@ -2,9 +2,11 @@
 // is about the asking terminal only, and the routes are rate-limited per source address.
 //   GET /terminal/v1/config  what to connect to (200), wait (202), or why not (403)
 //   GET /terminal/v1/boot.sh the POSIX sh loop a terminal runs at boot
+import { isIP } from 'node:net';
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { isHostName } from '../../domain/host-name.js';
 import { LabvirtError } from '../../domain/errors.js';
 import { bootScript } from '../../terminal/boot-script.js';
 import { configFormats, terminalClients } from '../../terminal/config.js';
@@ -150,7 +152,15 @@ export function terminalConfigRoutes(
 }
 
 /** The host name the terminal reached us at, without port or IPv6 brackets. */
+/**
+ * The name or address the terminal reached us at, which a local host's display is offered
+ * on. The Host header is the client's to choose: anything else is refused, not rendered
+ * into the terminal's config (where it would fail as an invalid display, a 500).
+ */
 function hostOf(request: FastifyRequest): string {
-  const host = request.hostname;
-  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  const name = request.hostname;
+  const host = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
+  if (isIP(host) === 0 && !isHostName(host))
+    throw new LabvirtError('HOST_NAME_INVALID', { name: host }, { field: 'header.host' });
+  return host;
 }
