@@ -9,6 +9,7 @@ import Fastify, {
   type FastifyServerOptions,
 } from 'fastify';
 import type { Kysely } from 'kysely';
+import { redactingLogger } from './log-redaction.js';
 import { lazyCompilersFactory } from './lazy-compilers.js';
 import { LabvirtError } from '../domain/errors.js';
 import type { Database } from '../db/schema.js';
@@ -116,7 +117,7 @@ declare module 'fastify' {
 
 export async function buildApp(deps: ControllerDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: deps.logger ?? false,
+    logger: redactingLogger(deps.logger),
     trustProxy: deps.trustProxy ?? false,
     bodyLimit: 1024 * 1024,
     ...(deps.https ? { https: { key: deps.https.key, cert: deps.https.cert } } : {}),
