@@ -2,7 +2,7 @@
 // The routes come from the app itself (app.registeredRoutes), not from a list kept here,
 // so a new route is checked the day it is added.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import { buildApp } from '../../src/controller/app.js';
 import type { RegisteredRoute } from '../../src/controller/auth/plugin.js';
 import { roleAtLeast, roles } from '../../src/controller/auth/rules.js';
@@ -11,12 +11,14 @@ import { addTerminal } from '../../src/controller/services/terminals.js';
 import {
   createApiFixture,
   fillPath,
+  fingerprint,
   problem,
   snapshot,
   type ApiFixture,
   type ApiUser,
 } from '../helpers/api.js';
 import { dialects, rows } from '../helpers/databases.js';
+import { itHolds } from './matrix-ledger.js';
 
 const MISSING = 'no-such-thing';
 const missingParams = new Proxy({} as Record<string, string>, {
@@ -139,6 +141,9 @@ const reviewedRules: Readonly<
   'GET /api/v1/audit': 'admin',
 };
 
+/** A console WebSocket asked without a ticket (nor the Origin a browser sends). */
+const CONSOLE_WS_WITHOUT_TICKET = '403 CONSOLE_ORIGIN_REFUSED';
+
 const hasBody = (route: RegisteredRoute) => route.schema?.body !== undefined;
 const describeRoute = (route: RegisteredRoute) => `${route.method} ${route.url}`;
 
@@ -159,7 +164,7 @@ for (const dialect of dialects) {
         ...(hasBody(route) ? { payload: {} } : {}),
       });
 
-    it('every route has a rule, and exactly the expected ones are public', () => {
+    itHolds('inv7: every route has a rule, and exactly the expected ones are public', () => {
       assert.ok(routes().length > 40, 'the routes were found');
       const publicRoutes = routes().filter((route) => route.config.auth?.access === 'public');
       for (const route of routes()) {
@@ -174,7 +179,7 @@ for (const dialect of dialects) {
       assert.ok(publicRoutes.some((route) => route.url === '/api/v1/auth/login'));
     });
 
-    it('every API route has the rule it was reviewed with', () => {
+    itHolds('inv7: every API route has the rule it was reviewed with', () => {
       const actual: Record<string, string | undefined> = {};
       for (const route of routes().filter((r) => r.url.startsWith('/api/v1/'))) {
         const auth = route.config.auth;
@@ -186,7 +191,7 @@ for (const dialect of dialects) {
       assert.deepEqual(actual, reviewedRules);
     });
 
-    it('anonymous callers get 401 AUTH_REQUIRED on every non-public route', async () => {
+    itHolds('inv7: anonymous callers get 401 AUTH_REQUIRED on every non-public route', async () => {
       let checked = 0;
       for (const route of routes()) {
         if (route.config.auth?.access === 'public') continue;
@@ -216,7 +221,7 @@ for (const dialect of dialects) {
       assert.ok(checked > 100);
     });
 
-    it('public routes answer anonymous callers', async () => {
+    itHolds('inv7: public routes answer anonymous callers', async () => {
       for (const route of routes()) {
         if (route.config.auth?.access !== 'public') continue;
         const response = await asUser(route, undefined);
@@ -227,39 +232,45 @@ for (const dialect of dialects) {
       }
     });
 
-    it('a role below the rule gets 403 FORBIDDEN, before its input is even read', async () => {
-      let checked = 0;
-      for (const route of routes()) {
-        const auth = route.config.auth;
-        if (auth === undefined || auth.access === 'public' || auth.access === 'agent') continue;
-        const minimum = auth.access === 'role' ? auth.role : 'operator';
-        for (const role of roles) {
-          if (roleAtLeast(role, minimum)) continue;
-          const user = Object.values(f.users).find((candidate) => candidate.role === role)!;
-          const before = await snapshot(f.database);
-          const response = await asUser(route, user);
-          if (route.method === 'HEAD') assert.equal(response.statusCode, 403);
-          else problem(response, 403, 'FORBIDDEN', `${role}: ${describeRoute(route)}`);
-          assert.deepEqual(await snapshot(f.database), before, describeRoute(route));
-          checked++;
+    itHolds(
+      'inv7: a role below the rule gets 403 FORBIDDEN, before its input is even read',
+      async () => {
+        let checked = 0;
+        for (const route of routes()) {
+          const auth = route.config.auth;
+          if (auth === undefined || auth.access === 'public' || auth.access === 'agent') continue;
+          const minimum = auth.access === 'role' ? auth.role : 'operator';
+          for (const role of roles) {
+            if (roleAtLeast(role, minimum)) continue;
+            const user = Object.values(f.users).find((candidate) => candidate.role === role)!;
+            const before = await snapshot(f.database);
+            const response = await asUser(route, user);
+            if (route.method === 'HEAD') assert.equal(response.statusCode, 403);
+            else problem(response, 403, 'FORBIDDEN', `${role}: ${describeRoute(route)}`);
+            assert.deepEqual(await snapshot(f.database), before, describeRoute(route));
+            checked++;
+          }
         }
-      }
-      assert.ok(checked > 15, `${checked} refusals checked`);
-    });
+        assert.ok(checked > 15, `${checked} refusals checked`);
+      },
+    );
 
-    it('no user of any role gets past an agent route: 401 AGENT_CREDENTIAL_INVALID', async () => {
-      const agentRoutes = routes().filter((route) => route.config.auth?.access === 'agent');
-      assert.ok(agentRoutes.length > 0);
-      for (const route of agentRoutes) {
-        for (const user of Object.values(f.users)) {
-          const response = await asUser(route, user);
-          if (route.method === 'HEAD') assert.equal(response.statusCode, 401);
-          else problem(response, 401, 'AGENT_CREDENTIAL_INVALID', describeRoute(route));
+    itHolds(
+      'inv7: no user of any role gets past an agent route: 401 AGENT_CREDENTIAL_INVALID',
+      async () => {
+        const agentRoutes = routes().filter((route) => route.config.auth?.access === 'agent');
+        assert.ok(agentRoutes.length > 0);
+        for (const route of agentRoutes) {
+          for (const user of Object.values(f.users)) {
+            const response = await asUser(route, user);
+            if (route.method === 'HEAD') assert.equal(response.statusCode, 401);
+            else problem(response, 401, 'AGENT_CREDENTIAL_INVALID', describeRoute(route));
+          }
         }
-      }
-    });
+      },
+    );
 
-    it('the rule’s role and those above it get past authorization', async () => {
+    itHolds('inv7: the rule’s role and those above it get past authorization', async () => {
       for (const route of routes()) {
         const auth = route.config.auth;
         if (auth === undefined || auth.access !== 'role') continue;
@@ -342,25 +353,28 @@ for (const dialect of dialects) {
       }
       const labRoutes = () => routes().filter((route) => route.config.auth?.access === 'lab');
 
-      it('every lab-scoped route has a case here', () => {
+      itHolds('inv7: every lab-scoped route has a case here', () => {
         assert.deepEqual(labRoutes().map(describeRoute).sort(), Object.keys(cases).sort());
       });
 
-      it('an operator of another lab gets 403 LAB_FORBIDDEN and nothing changes', async () => {
-        for (const route of labRoutes()) {
-          const request = await cases[describeRoute(route)]!(f.labs.mine.name);
-          const before = await snapshot(f.database);
-          const response = await f.request({
-            method: route.method as 'POST',
-            ...request,
-            as: f.users.otherOperator,
-          });
-          problem(response, 403, 'LAB_FORBIDDEN', describeRoute(route));
-          assert.deepEqual(await snapshot(f.database), before);
-        }
-      });
+      itHolds(
+        'inv7: an operator of another lab gets 403 LAB_FORBIDDEN and nothing changes',
+        async () => {
+          for (const route of labRoutes()) {
+            const request = await cases[describeRoute(route)]!(f.labs.mine.name);
+            const before = await snapshot(f.database);
+            const response = await f.request({
+              method: route.method as 'POST',
+              ...request,
+              as: f.users.otherOperator,
+            });
+            problem(response, 403, 'LAB_FORBIDDEN', describeRoute(route));
+            assert.deepEqual(await snapshot(f.database), before);
+          }
+        },
+      );
 
-      it('the operator granted the lab, and any admin, may', async () => {
+      itHolds('inv7: the operator granted the lab, and any admin, may', async () => {
         for (const route of labRoutes()) {
           for (const user of [f.users.operator, f.users.admin]) {
             for (const lab of [f.labs.mine.name, f.labs.mine.id]) {
@@ -387,33 +401,116 @@ for (const dialect of dialects) {
         }
       });
 
-      it('an operator cannot move a terminal out of their lab, nor un-enrol it', async () => {
-        const terminal = await terminalIn(f.labs.mine.name);
-        for (const [lab, code] of [
-          [f.labs.other.name, 'LAB_FORBIDDEN'],
-          [null, 'FORBIDDEN'],
-        ] as const) {
-          const before = await snapshot(f.database);
-          const response = await f.request({
+      itHolds(
+        'inv7: every route × (anonymous, viewer, operator of another lab, operator, admin) gets the expected answer',
+        async () => {
+          // The whole matrix, compared at once: a cell that differs names its route and caller.
+          const callers = {
+            anonymous: undefined,
+            viewer: f.users.viewer,
+            'operator of another lab': f.users.otherOperator,
+            operator: f.users.operator,
+            admin: f.users.admin,
+          } as const;
+          const expected: Record<string, Record<string, string>> = {};
+          const actual: Record<string, Record<string, string>> = {};
+          let refusals = 0;
+          for (const route of routes()) {
+            const key = describeRoute(route);
+            const head = route.method === 'HEAD';
+            const rowExpected: Record<string, string> = (expected[key] = {});
+            const rowActual: Record<string, string> = (actual[key] = {});
+            // Expected refusals first, checked against one fingerprint taken before them: a
+            // refused request changed nothing (a refused agent join is only audited).
+            const cells = Object.entries(callers)
+              .map(([name, caller]) => ({ name, caller, want: expectedCell(route, caller) }))
+              .sort((a, b) => Number(a.want === 'allowed') - Number(b.want === 'allowed'));
+            let before = await fingerprint(f.database);
+            for (const { name, caller, want } of cells) {
+              rowExpected[name] = head ? want.split(' ')[0]! : want;
+              // POST /auth/logout and the like end the token they are called with.
+              const user =
+                caller === undefined
+                  ? undefined
+                  : route.url.includes('/auth/') || route.url.includes('/password')
+                    ? await f.freshToken(caller)
+                    : caller;
+              const labCase = cases[key];
+              const request =
+                labCase === undefined
+                  ? { url: fillPath(route.url, missingParams) }
+                  : await labCase(f.labs.mine.name);
+              if (labCase !== undefined) before = await fingerprint(f.database);
+              const response = await f.request({
+                method: route.method as 'POST',
+                ...(hasBody(route) ? { payload: {} } : {}),
+                ...request,
+                ...(user === undefined ? {} : { as: user }),
+              });
+              const status = response.statusCode;
+              const refused = status === 401 || status === 403;
+              let cell = status >= 500 || refused ? `${status}` : 'allowed';
+              if (!head && refused)
+                cell += ` ${problem(response, status, undefined, `${name}: ${key}`).code}`;
+              rowActual[name] = cell;
+              if (!refused) continue;
+              refusals++;
+              const now = await fingerprint(f.database);
+              if (route.url === '/api/v1/agent/join') now['audit_events'] = before['audit_events']!;
+              assert.deepEqual(now, before, `${name}: ${key} → ${status} changed the database`);
+            }
+          }
+          assert.deepEqual(actual, expected);
+          assert.ok(Object.keys(actual).length > 40 && refusals > 150, `${refusals} refusals`);
+        },
+      );
+      /** What the caller should get from the route asked as the matrix asks (path parameters
+       * that name nothing, an empty body; a lab route with a valid request about lab-mine). */
+      function expectedCell(route: RegisteredRoute, caller: ApiUser | undefined): string {
+        const auth = route.config.auth;
+        assert.ok(auth, `${describeRoute(route)} has a rule`);
+        if (auth.access === 'public') return 'allowed';
+        if (auth.access === 'agent') return '401 AGENT_CREDENTIAL_INVALID';
+        if (caller === undefined) return '401 AUTH_REQUIRED';
+        const minimum = auth.access === 'role' ? auth.role : 'operator';
+        if (!roleAtLeast(caller.role, minimum)) return '403 FORBIDDEN';
+        if (auth.access === 'lab' && caller === f.users.otherOperator) return '403 LAB_FORBIDDEN';
+        // Past authorization, the console's WebSocket still wants a ticket and its page's
+        // Origin (test/reliability/console-ws-refusals.test.ts covers those refusals).
+        if (route.url.endsWith('/console/ws')) return CONSOLE_WS_WITHOUT_TICKET;
+        return 'allowed';
+      }
+
+      itHolds(
+        'inv7: an operator cannot move a terminal out of their lab, nor un-enrol it',
+        async () => {
+          const terminal = await terminalIn(f.labs.mine.name);
+          for (const [lab, code] of [
+            [f.labs.other.name, 'LAB_FORBIDDEN'],
+            [null, 'FORBIDDEN'],
+          ] as const) {
+            const before = await snapshot(f.database);
+            const response = await f.request({
+              method: 'PATCH',
+              url: `/api/v1/terminals/${terminal}`,
+              payload: { lab },
+              as: f.users.operator,
+            });
+            problem(response, 403, code, `move to ${lab}`);
+            assert.deepEqual(await snapshot(f.database), before);
+          }
+          const moved = await f.request({
             method: 'PATCH',
             url: `/api/v1/terminals/${terminal}`,
-            payload: { lab },
-            as: f.users.operator,
+            payload: { lab: f.labs.other.name },
+            as: f.users.admin,
           });
-          problem(response, 403, code, `move to ${lab}`);
-          assert.deepEqual(await snapshot(f.database), before);
-        }
-        const moved = await f.request({
-          method: 'PATCH',
-          url: `/api/v1/terminals/${terminal}`,
-          payload: { lab: f.labs.other.name },
-          as: f.users.admin,
-        });
-        assert.equal(moved.statusCode, 200, moved.body);
-        assert.equal(moved.json<{ lab: string }>().lab, f.labs.other.name);
-      });
+          assert.equal(moved.statusCode, 200, moved.body);
+          assert.equal(moved.json<{ lab: string }>().lab, f.labs.other.name);
+        },
+      );
 
-      it('operator lab grants are managed through the users API', async () => {
+      itHolds('inv7: operator lab grants are managed through the users API', async () => {
         const terminal = await terminalIn(f.labs.other.name);
         const tryRename = () =>
           f.request({
@@ -443,14 +540,14 @@ for (const dialect of dialects) {
       });
     });
 
-    it('an unknown route is a 404 problem', async () => {
+    itHolds('inv7: an unknown route is a 404 problem', async () => {
       problem(await f.request({ method: 'GET', url: '/api/v1/nothing' }), 404, 'ROUTE_NOT_FOUND');
     });
   });
 }
 
 describe('routes without a rule', () => {
-  it('an app with a route lacking an authorization rule refuses to start', async () => {
+  itHolds('inv7: an app with a route lacking an authorization rule refuses to start', async () => {
     const database = await dialects[0]!.create();
     try {
       const app = await buildApp({ db: database.db });
@@ -476,7 +573,7 @@ describe('routes without a rule', () => {
     }
   });
 
-  it('the same app with a rule on the route starts', async () => {
+  itHolds('inv7: the same app with a rule on the route starts', async () => {
     const database = await dialects[0]!.create();
     try {
       const app = await buildApp({ db: database.db });

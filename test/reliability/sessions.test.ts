@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/controller/app.js';
 import { LoginLimiter } from '../../src/controller/auth/login-limiter.js';
@@ -19,6 +19,7 @@ import {
   type ApiUser,
 } from '../helpers/api.js';
 import { dialects } from '../helpers/databases.js';
+import { itHolds } from './matrix-ledger.js';
 import { tempDir } from '../helpers/env.js';
 
 /** The attributes of the labvirt_session Set-Cookie, lower-cased names. */
@@ -71,32 +72,38 @@ for (const dialect of dialects) {
       };
     }
 
-    it('login sets an HttpOnly, SameSite=Strict session cookie (not Secure over plain HTTP)', async () => {
-      const response = await loginWith(f.app, f.users.viewer);
-      assert.equal(response.statusCode, 200, response.body);
-      const body = response.json<{
-        user: { username: string };
-        csrfToken: string;
-        expiresAt: string;
-      }>();
-      assert.equal(body.user.username, 'viewer');
-      assert.ok(body.csrfToken.length >= 32);
-      assert.ok(Date.parse(body.expiresAt) > Date.now());
-      const setCookie = String(response.headers['set-cookie']);
-      assert.match(setCookie, /^labvirt_session=[\w-]{32,};/);
-      const attributes = cookieAttributes(setCookie);
-      assert.ok(attributes.has('httponly'), setCookie);
-      assert.equal(attributes.get('samesite'), 'Strict');
-      assert.equal(attributes.get('path'), '/');
-      assert.ok(Number(attributes.get('max-age')) > 0);
-      assert.ok(!attributes.has('secure'), setCookie);
-      // The secret is not what is stored.
-      const secret = /^labvirt_session=([^;]+)/.exec(setCookie)![1]!;
-      const stored = await f.database.db.selectFrom('web_sessions').select('token_hash').execute();
-      assert.ok(stored.length > 0 && stored.every((row) => row.token_hash !== secret));
-    });
+    itHolds(
+      'login sets an HttpOnly, SameSite=Strict session cookie (not Secure over plain HTTP)',
+      async () => {
+        const response = await loginWith(f.app, f.users.viewer);
+        assert.equal(response.statusCode, 200, response.body);
+        const body = response.json<{
+          user: { username: string };
+          csrfToken: string;
+          expiresAt: string;
+        }>();
+        assert.equal(body.user.username, 'viewer');
+        assert.ok(body.csrfToken.length >= 32);
+        assert.ok(Date.parse(body.expiresAt) > Date.now());
+        const setCookie = String(response.headers['set-cookie']);
+        assert.match(setCookie, /^labvirt_session=[\w-]{32,};/);
+        const attributes = cookieAttributes(setCookie);
+        assert.ok(attributes.has('httponly'), setCookie);
+        assert.equal(attributes.get('samesite'), 'Strict');
+        assert.equal(attributes.get('path'), '/');
+        assert.ok(Number(attributes.get('max-age')) > 0);
+        assert.ok(!attributes.has('secure'), setCookie);
+        // The secret is not what is stored.
+        const secret = /^labvirt_session=([^;]+)/.exec(setCookie)![1]!;
+        const stored = await f.database.db
+          .selectFrom('web_sessions')
+          .select('token_hash')
+          .execute();
+        assert.ok(stored.length > 0 && stored.every((row) => row.token_hash !== secret));
+      },
+    );
 
-    it('the cookie is Secure when secureCookies is set, and under TLS', async () => {
+    itHolds('the cookie is Secure when secureCookies is set, and under TLS', async () => {
       const secure = await buildApp({ db: f.database.db, secureCookies: true });
       const dir = await tempDir('lv-tls-');
       try {
@@ -136,7 +143,7 @@ for (const dialect of dialects) {
       }
     });
 
-    it('wrong passwords and unknown users get the same 401 LOGIN_FAILED', async () => {
+    itHolds('wrong passwords and unknown users get the same 401 LOGIN_FAILED', async () => {
       for (const payload of [
         { username: 'viewer', password: 'not the password' },
         { username: 'nobody-at-all', password: 'not the password' },
@@ -149,7 +156,7 @@ for (const dialect of dialects) {
       }
     });
 
-    it('a cookie-borne change needs the session’s X-CSRF-Token', async () => {
+    itHolds('a cookie-borne change needs the session’s X-CSRF-Token', async () => {
       const session = await login(f, f.users.admin);
       const other = await login(f, f.users.admin);
       const create = (headers: Record<string, string>, name: string) =>
@@ -188,7 +195,7 @@ for (const dialect of dialects) {
       assert.equal(viaToken.statusCode, 204);
     });
 
-    it('on every route: cookie-borne changes need the CSRF token, reads do not', async () => {
+    itHolds('on every route: cookie-borne changes need the CSRF token, reads do not', async () => {
       const session = await login(f, f.users.admin);
       const before = await snapshot(f.database);
       let changes = 0;
@@ -217,7 +224,7 @@ for (const dialect of dialects) {
       assert.deepEqual(await snapshot(f.database), before);
     });
 
-    it('logout ends the session: the cookie no longer works', async () => {
+    itHolds('logout ends the session: the cookie no longer works', async () => {
       const session = await login(f, f.users.operator);
       const me = () =>
         f.request({ method: 'GET', url: '/api/v1/auth/me', headers: { cookie: session.cookie } });
@@ -251,7 +258,7 @@ for (const dialect of dialects) {
       );
     });
 
-    it('logout with an API token revokes that token', async () => {
+    itHolds('logout with an API token revokes that token', async () => {
       const spare = await f.freshToken(f.users.viewer);
       assert.equal(
         (await f.request({ method: 'POST', url: '/api/v1/auth/logout', as: spare })).statusCode,
@@ -268,61 +275,68 @@ for (const dialect of dialects) {
       );
     });
 
-    it('API tokens: created with a password, listed without their secret, revoked', async () => {
-      const made = await f.request({
-        method: 'POST',
-        url: '/api/v1/auth/tokens',
-        payload: { username: 'operator', password: f.users.operator.password, name: 'laptop' },
-      });
-      assert.equal(made.statusCode, 201, made.body);
-      const { id, token, name } = made.json<{ id: string; token: string; name: string }>();
-      assert.equal(name, 'laptop');
-      assert.match(token, /^lvt_/);
-      const operator = { ...f.users.operator, token };
-      const list = await f.request({ method: 'GET', url: '/api/v1/auth/tokens', as: operator });
-      assert.equal(list.statusCode, 200);
-      assert.ok(list.json<{ id: string }[]>().some((entry) => entry.id === id));
-      assert.ok(!list.body.includes(token), 'the secret is shown once, at creation');
-      // Another user's token is not theirs to revoke (and not even shown to exist).
-      problem(
-        await f.request({ method: 'DELETE', url: `/api/v1/auth/tokens/${id}`, as: f.users.viewer }),
-        404,
-        'TOKEN_NOT_FOUND',
-      );
-      assert.equal(
-        (await f.request({ method: 'DELETE', url: `/api/v1/auth/tokens/${id}`, as: operator }))
-          .statusCode,
-        204,
-      );
-      problem(
-        await f.request({ method: 'GET', url: '/api/v1/auth/me', as: operator }),
-        401,
-        'AUTH_REQUIRED',
-      );
-      // An admin may revoke anyone's.
-      const spare = await f.freshToken(f.users.viewer);
-      const spareId = (
-        await f.database.db
-          .selectFrom('api_tokens')
-          .select('id')
-          .where('name', '=', 'extra')
-          .where('user_id', '=', spare.id)
-          .executeTakeFirstOrThrow()
-      ).id;
-      assert.equal(
-        (
+    itHolds(
+      'API tokens: created with a password, listed without their secret, revoked',
+      async () => {
+        const made = await f.request({
+          method: 'POST',
+          url: '/api/v1/auth/tokens',
+          payload: { username: 'operator', password: f.users.operator.password, name: 'laptop' },
+        });
+        assert.equal(made.statusCode, 201, made.body);
+        const { id, token, name } = made.json<{ id: string; token: string; name: string }>();
+        assert.equal(name, 'laptop');
+        assert.match(token, /^lvt_/);
+        const operator = { ...f.users.operator, token };
+        const list = await f.request({ method: 'GET', url: '/api/v1/auth/tokens', as: operator });
+        assert.equal(list.statusCode, 200);
+        assert.ok(list.json<{ id: string }[]>().some((entry) => entry.id === id));
+        assert.ok(!list.body.includes(token), 'the secret is shown once, at creation');
+        // Another user's token is not theirs to revoke (and not even shown to exist).
+        problem(
           await f.request({
             method: 'DELETE',
-            url: `/api/v1/auth/tokens/${spareId}`,
-            as: f.users.admin,
-          })
-        ).statusCode,
-        204,
-      );
-      problem(await f.request({ method: 'GET', url: '/api/v1/auth/me', as: spare }), 401);
-    });
+            url: `/api/v1/auth/tokens/${id}`,
+            as: f.users.viewer,
+          }),
+          404,
+          'TOKEN_NOT_FOUND',
+        );
+        assert.equal(
+          (await f.request({ method: 'DELETE', url: `/api/v1/auth/tokens/${id}`, as: operator }))
+            .statusCode,
+          204,
+        );
+        problem(
+          await f.request({ method: 'GET', url: '/api/v1/auth/me', as: operator }),
+          401,
+          'AUTH_REQUIRED',
+        );
+        // An admin may revoke anyone's.
+        const spare = await f.freshToken(f.users.viewer);
+        const spareId = (
+          await f.database.db
+            .selectFrom('api_tokens')
+            .select('id')
+            .where('name', '=', 'extra')
+            .where('user_id', '=', spare.id)
+            .executeTakeFirstOrThrow()
+        ).id;
+        assert.equal(
+          (
+            await f.request({
+              method: 'DELETE',
+              url: `/api/v1/auth/tokens/${spareId}`,
+              as: f.users.admin,
+            })
+          ).statusCode,
+          204,
+        );
+        problem(await f.request({ method: 'GET', url: '/api/v1/auth/me', as: spare }), 401);
+      },
+    );
 
-    it('a password change ends every session and token of the user', async () => {
+    itHolds('a password change ends every session and token of the user', async () => {
       const user = await newUser('changer');
       const session = await login(f, user);
       const path = `/api/v1/users/${user.username}/password`;
@@ -388,7 +402,7 @@ for (const dialect of dialects) {
       );
     });
 
-    it('disabling a user ends their sessions and tokens and refuses their login', async () => {
+    itHolds('disabling a user ends their sessions and tokens and refuses their login', async () => {
       const user = await newUser('leaver');
       const session = await login(f, user);
       const disable = await f.request({
@@ -428,7 +442,7 @@ for (const dialect of dialects) {
       assert.equal((await loginWith(f.app, user)).statusCode, 200);
     });
 
-    it('an idle or old session ends on its own', async () => {
+    itHolds('an idle or old session ends on its own', async () => {
       let now = Date.now();
       const app = await buildApp({ db: f.database.db, now: () => new Date(now) });
       try {
@@ -444,47 +458,50 @@ for (const dialect of dialects) {
       }
     });
 
-    it('failed logins are limited: 429 with Retry-After, per address and per user', async () => {
-      let now = 1_000_000;
-      const limiter = new LoginLimiter({ maxFailures: 3, windowMs: 60_000, now: () => now });
-      const app = await buildApp({ db: f.database.db, loginLimiter: limiter });
-      try {
-        const attempt = (
-          username: string,
-          password: string,
-          remoteAddress = '192.0.2.1',
-          url = '/api/v1/auth/login',
-        ) => app.inject({ method: 'POST', url, payload: { username, password }, remoteAddress });
-        for (let i = 0; i < 3; i++)
-          problem(await attempt('viewer', 'guessing wrong'), 401, 'LOGIN_FAILED');
-        for (const url of ['/api/v1/auth/login', '/api/v1/auth/tokens']) {
-          // Even the right password: the guesser must not learn it is right.
-          const limited = await attempt('viewer', f.users.viewer.password, '192.0.2.1', url);
-          const body = problem(limited, 429, 'LOGIN_RATE_LIMITED');
-          const retryAfter = Number(limited.headers['retry-after']);
-          assert.ok(
-            retryAfter > 0 && retryAfter <= 60,
-            `Retry-After: ${limited.headers['retry-after']}`,
+    itHolds(
+      'failed logins are limited: 429 with Retry-After, per address and per user',
+      async () => {
+        let now = 1_000_000;
+        const limiter = new LoginLimiter({ maxFailures: 3, windowMs: 60_000, now: () => now });
+        const app = await buildApp({ db: f.database.db, loginLimiter: limiter });
+        try {
+          const attempt = (
+            username: string,
+            password: string,
+            remoteAddress = '192.0.2.1',
+            url = '/api/v1/auth/login',
+          ) => app.inject({ method: 'POST', url, payload: { username, password }, remoteAddress });
+          for (let i = 0; i < 3; i++)
+            problem(await attempt('viewer', 'guessing wrong'), 401, 'LOGIN_FAILED');
+          for (const url of ['/api/v1/auth/login', '/api/v1/auth/tokens']) {
+            // Even the right password: the guesser must not learn it is right.
+            const limited = await attempt('viewer', f.users.viewer.password, '192.0.2.1', url);
+            const body = problem(limited, 429, 'LOGIN_RATE_LIMITED');
+            const retryAfter = Number(limited.headers['retry-after']);
+            assert.ok(
+              retryAfter > 0 && retryAfter <= 60,
+              `Retry-After: ${limited.headers['retry-after']}`,
+            );
+            assert.ok(body.detail.includes(String(retryAfter)), body.detail);
+          }
+          // Another address, same user: the user is limited too.
+          problem(await attempt('viewer', f.users.viewer.password, '192.0.2.2'), 429);
+          // Same address, another user: the address is limited.
+          problem(await attempt('operator', f.users.operator.password, '192.0.2.1'), 429);
+          // Another user from another address is not affected.
+          assert.equal(
+            (await attempt('operator', f.users.operator.password, '192.0.2.3')).statusCode,
+            200,
           );
-          assert.ok(body.detail.includes(String(retryAfter)), body.detail);
+          now += 61_000;
+          assert.equal(
+            (await attempt('viewer', f.users.viewer.password, '192.0.2.1')).statusCode,
+            200,
+          );
+        } finally {
+          await app.close();
         }
-        // Another address, same user: the user is limited too.
-        problem(await attempt('viewer', f.users.viewer.password, '192.0.2.2'), 429);
-        // Same address, another user: the address is limited.
-        problem(await attempt('operator', f.users.operator.password, '192.0.2.1'), 429);
-        // Another user from another address is not affected.
-        assert.equal(
-          (await attempt('operator', f.users.operator.password, '192.0.2.3')).statusCode,
-          200,
-        );
-        now += 61_000;
-        assert.equal(
-          (await attempt('viewer', f.users.viewer.password, '192.0.2.1')).statusCode,
-          200,
-        );
-      } finally {
-        await app.close();
-      }
-    });
+      },
+    );
   });
 }
