@@ -109,6 +109,11 @@ export function toLabvirtError(error: unknown, requestId: string): LabvirtError 
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new LabvirtError('MEDIA_TYPE_UNSUPPORTED', {}, { field: 'body' });
   }
+  // The static files' plugins (the web console, the API docs) refuse some paths themselves,
+  // a NUL in it (@fastify/static) or a directory such as /assets/. (@fastify/send): a bad
+  // URL, not a fault of ours.
+  if (fastify.code === 'FST_STATIC_FORBIDDEN_PATH' || fastify.name === 'ForbiddenError')
+    return new LabvirtError('URL_MALFORMED', {});
   if (error instanceof SyntaxError)
     return new LabvirtError('BODY_MALFORMED', {}, { field: 'body' });
   // A stopped or restarting database is "try again" (503), not a fault of ours (500).

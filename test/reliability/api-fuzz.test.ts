@@ -1,8 +1,11 @@
 // Property-based: random JSON bodies and path parameters to every mutating route, mostly
-// as an admin (who gets furthest), else as an operator (through the lab-scoped checks).
-// Whatever comes in: never a 5xx, the process never crashes, a request answered with 4xx
-// changed nothing in the database, and an accepted one is audited.
-// LABVIRT_FUZZ_RUNS sets the runs per route (default 200; raise it for a deeper search).
+// as an admin (who gets furthest), else as an operator (through the lab-scoped checks), and
+// random paths and queries to every other route the app registered (reads, HEAD, the web
+// console's files, the API docs, the terminal endpoint; terminal-fuzz.test.ts goes deeper
+// there). Whatever comes in: never a 5xx, the process never crashes, a request answered
+// with 4xx changed nothing in the database, an accepted one is audited, a read changes
+// nothing. Runs per route: scaled(200, 2000) (LABVIRT_RELIABILITY_LONG=1), or
+// LABVIRT_FUZZ_RUNS.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -20,8 +23,11 @@ import {
 } from '../helpers/api.js';
 import { validFields, type JsonSchema } from '../helpers/bad-input.js';
 import { dialects } from '../helpers/databases.js';
+import { hostileInputs, invariant } from './ledger.js';
+import { assertProperty } from './matrix-ledger.js';
+import { scaled } from './scale.js';
 
-const RUNS = Number(process.env['LABVIRT_FUZZ_RUNS'] ?? 200);
+const RUNS = Number(process.env['LABVIRT_FUZZ_RUNS'] ?? scaled(200, 2000));
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 // A terminal and a profile the path parameters sometimes name, so their routes get past 404.
 const KNOWN_TERMINAL = '52:54:00:00:00:01';
@@ -246,86 +252,105 @@ for (const dialect of dialects) {
 
     it(`never a 5xx, and a refused request changes nothing (${RUNS} runs per route)`, async () => {
       const counts: Record<string, Record<number, number>> = {};
-      for (const route of mutating()) {
-        const started = Date.now();
-        let injectMs = 0;
-        let checkMs = 0;
-        const names = [...route.url.matchAll(/:(\w+)/g)].map((match) => match[1]!);
-        const schema = route.schema?.body as JsonSchema | undefined;
-        const count: Record<number, number> = (counts[`${route.method} ${route.url}`] = {});
-        await fc.assert(
-          fc.asyncProperty(
-            fc.array(params, { minLength: names.length, maxLength: names.length }),
-            schema === undefined ? fc.constant(undefined) : bodies(schema),
-            fc.boolean(),
-            fc.constantFrom('admin', 'admin', 'operator'),
-            async (values, body, raw, caller) => {
-              // Now and then the values go into the path unescaped, as a careless client would.
-              const url = (raw ? rawPath : fillPath)(
-                route.url,
-                Object.fromEntries(names.map((n, i) => [n, values[i]!])),
+      let fuzzed = 0;
+      try {
+        await invariant(
+          'no 5xx from fuzzed input; a refused request changes nothing; an accepted one is audited',
+          async () => {
+            for (const route of mutating()) {
+              const started = Date.now();
+              let injectMs = 0;
+              let checkMs = 0;
+              const names = [...route.url.matchAll(/:(\w+)/g)].map((match) => match[1]!);
+              const schema = route.schema?.body as JsonSchema | undefined;
+              const count: Record<number, number> = (counts[`${route.method} ${route.url}`] = {});
+              await assertProperty(
+                fc.asyncProperty(
+                  fc.array(params, { minLength: names.length, maxLength: names.length }),
+                  schema === undefined ? fc.constant(undefined) : bodies(schema),
+                  fc.boolean(),
+                  fc.constantFrom('admin', 'admin', 'operator'),
+                  async (values, body, raw, caller) => {
+                    // Now and then the values go into the path unescaped, as a careless client would.
+                    const url = (raw ? rawPath : fillPath)(
+                      route.url,
+                      Object.fromEntries(names.map((n, i) => [n, values[i]!])),
+                    );
+                    const sent = Date.now();
+                    const response = await f.request({
+                      method: route.method as 'POST',
+                      url,
+                      as: caller === 'admin' ? admin : operator,
+                      ...(body === undefined
+                        ? {}
+                        : {
+                            payload: JSON.stringify(body),
+                            headers: { 'content-type': 'application/json' },
+                          }),
+                    });
+                    injectMs += Date.now() - sent;
+                    fuzzed++;
+                    const status = response.statusCode;
+                    count[status] = (count[status] ?? 0) + 1;
+                    assert.ok(status < 500, `${route.method} ${url} → ${status} ${response.body}`);
+                    const checked = Date.now();
+                    if (status >= 400) {
+                      assert.match(
+                        String(response.headers['content-type']),
+                        /^application\/problem\+json/,
+                      );
+                      const now = await fingerprint(f.database);
+                      // A refused join is audited (host.join-refused), and that is all it changes.
+                      if (
+                        route.url === '/api/v1/agent/join' &&
+                        (status === 401 || status === 403)
+                      ) {
+                        assert.deepEqual(
+                          { ...now, audit_events: '' },
+                          { ...baseline, audit_events: '' },
+                          `${route.method} ${url} ${status}`,
+                        );
+                        baseline = now;
+                      } else assert.deepEqual(now, baseline, `${route.method} ${url} ${status}`);
+                    } else {
+                      // Accepted: the change is legitimate, and audited.
+                      const audited = await auditCount();
+                      assert.ok(
+                        audited > auditedBefore,
+                        `${route.method} ${url} ${status} not audited`,
+                      );
+                      // The caller may have ended its own token (logout), or had its password set
+                      // (which ends all its tokens).
+                      admin = await tokenStillValid(admin);
+                      operator = await tokenStillValid(operator);
+                      baseline = await fingerprint(f.database);
+                      auditedBefore = await auditCount();
+                    }
+                    checkMs += Date.now() - checked;
+                  },
+                ),
+                { numRuns: RUNS },
               );
-              const sent = Date.now();
-              const response = await f.request({
-                method: route.method as 'POST',
-                url,
-                as: caller === 'admin' ? admin : operator,
-                ...(body === undefined
-                  ? {}
-                  : {
-                      payload: JSON.stringify(body),
-                      headers: { 'content-type': 'application/json' },
-                    }),
-              });
-              injectMs += Date.now() - sent;
-              const status = response.statusCode;
-              count[status] = (count[status] ?? 0) + 1;
-              assert.ok(status < 500, `${route.method} ${url} → ${status} ${response.body}`);
-              const checked = Date.now();
-              if (status >= 400) {
-                assert.match(
-                  String(response.headers['content-type']),
-                  /^application\/problem\+json/,
+              if (process.env['LABVIRT_FUZZ_VERBOSE'])
+                console.log(
+                  route.method,
+                  route.url,
+                  Date.now() - started,
+                  injectMs,
+                  checkMs,
+                  JSON.stringify(count),
                 );
-                const now = await fingerprint(f.database);
-                // A refused join is audited (host.join-refused), and that is all it changes.
-                if (route.url === '/api/v1/agent/join' && (status === 401 || status === 403)) {
-                  assert.deepEqual(
-                    { ...now, audit_events: '' },
-                    { ...baseline, audit_events: '' },
-                    `${route.method} ${url} ${status}`,
-                  );
-                  baseline = now;
-                } else assert.deepEqual(now, baseline, `${route.method} ${url} ${status}`);
-              } else {
-                // Accepted: the change is legitimate, and audited.
-                const audited = await auditCount();
-                assert.ok(audited > auditedBefore, `${route.method} ${url} ${status} not audited`);
-                // The caller may have ended its own token (logout), or had its password set
-                // (which ends all its tokens).
-                admin = await tokenStillValid(admin);
-                operator = await tokenStillValid(operator);
-                baseline = await fingerprint(f.database);
-                auditedBefore = await auditCount();
-              }
-              checkMs += Date.now() - checked;
-            },
-          ),
-          { numRuns: RUNS },
+            }
+          },
         );
-        if (process.env['LABVIRT_FUZZ_VERBOSE'])
-          console.log(
-            route.method,
-            route.url,
-            Date.now() - started,
-            injectMs,
-            checkMs,
-            JSON.stringify(count),
-          );
+      } finally {
+        hostileInputs('fuzzed request', fuzzed);
       }
-      assert.deepEqual(crashes, []);
-      const health = await f.request({ method: 'GET', url: '/api/v1/health' });
-      assert.equal(health.statusCode, 200);
+      await invariant('no crash from fuzzed input', async () => {
+        assert.deepEqual(crashes, []);
+        const health = await f.request({ method: 'GET', url: '/api/v1/health' });
+        assert.equal(health.statusCode, 200);
+      });
       // The runs reached past validation on most routes (not just 400 everywhere).
       const reachedHandlers = Object.values(counts).filter((byStatus) =>
         Object.keys(byStatus).some((status) => status !== '400'),
@@ -333,63 +358,75 @@ for (const dialect of dialects) {
       assert.ok(reachedHandlers.length >= mutating().length / 2, JSON.stringify(counts));
     });
 
-    it(`reading never changes anything, whatever the path and query (${RUNS / 2} runs per route)`, async () => {
-      const reads = f.app.registeredRoutes.filter(
-        (route) => route.url.startsWith('/api/v1/') && route.method === 'GET',
-      );
-      assert.ok(reads.length >= 10);
+    it(`every other route: never a 5xx, never a change, whatever the path and query (${Math.ceil(RUNS / 2)} runs per route)`, async () => {
+      const fuzzedMutating = new Set(mutating());
+      const others = f.app.registeredRoutes.filter((route) => !fuzzedMutating.has(route));
+      // Every route the app registered is fuzzed: here, or above with bodies.
+      assert.equal(others.length + fuzzedMutating.size, f.app.registeredRoutes.length);
+      assert.ok(others.some((route) => route.method === 'HEAD'));
+      assert.ok(others.some((route) => route.url.startsWith('/terminal/v1/')));
+      assert.ok(others.some((route) => route.url === '/*'));
       admin = await tokenStillValid(admin);
       const before = await fingerprint(f.database);
-      for (const route of reads) {
-        const names = [...route.url.matchAll(/:(\w+)/g)].map((match) => match[1]!);
-        const known = Object.keys(
-          (route.schema?.querystring as JsonSchema | undefined)?.properties ?? {},
-        );
-        const queryKey = fc.oneof(fc.constantFrom(...known, 'lab'), fc.string({ maxLength: 8 }));
-        await fc.assert(
-          fc.asyncProperty(
-            fc.array(params, { minLength: names.length, maxLength: names.length }),
-            fc.dictionary(
-              queryKey,
-              fc.oneof(
-                params,
-                fc.constantFrom('1', '0', '1000', 'enrolled', '2031-01-01T00:00:00Z'),
-              ),
-              { maxKeys: 4 },
-            ),
-            async (values, query) => {
-              const path = fillPath(
-                route.url,
-                Object.fromEntries(names.map((n, i) => [n, values[i]!])),
-              );
-              const url = `${path}?${new URLSearchParams(query)}`;
-              const response = await f.request({ method: 'GET', url, as: admin });
-              assert.ok(
-                response.statusCode < 500,
-                `GET ${url} → ${response.statusCode} ${response.body}`,
-              );
-              // The two routes a browser opens as streams refuse a plain GET: the event
-              // stream without Accept: text/event-stream (406), the console's WebSocket
-              // without its page's Origin and a ticket (401/403). Agents' routes refuse
-              // every user (401: only a host's agent secret opens them).
-              const refusals = route.url.endsWith('/console/ws')
-                ? [401, 403]
-                : route.url.endsWith('/events')
-                  ? [406]
-                  : route.url.startsWith('/api/v1/agent/')
-                    ? [401]
-                    : [];
-              assert.ok(
-                [200, 400, 404, ...refusals].includes(response.statusCode),
-                `GET ${url} → ${response.statusCode}`,
-              );
-            },
-          ),
-          { numRuns: Math.ceil(RUNS / 2) },
-        );
+      let fuzzed = 0;
+      try {
+        await invariant('no 5xx from fuzzed input; a fuzzed read changes nothing', async () => {
+          for (const route of others) await fuzzRead(route, () => fuzzed++);
+          assert.deepEqual(await fingerprint(f.database), before);
+        });
+      } finally {
+        hostileInputs('fuzzed request', fuzzed);
       }
-      assert.deepEqual(await fingerprint(f.database), before);
     });
+
+    /** Random path parameters and query to a route that takes no body, as the admin. */
+    async function fuzzRead(route: RegisteredRoute, sent: () => void): Promise<void> {
+      const names = [...route.url.matchAll(/:(\w+)|\*/g)].map((match) => match[1] ?? '*');
+      const known = Object.keys(
+        (route.schema?.querystring as JsonSchema | undefined)?.properties ?? {},
+      );
+      const queryKey = fc.oneof(fc.constantFrom(...known, 'lab'), fc.string({ maxLength: 8 }));
+      // The two routes a browser opens as streams refuse a plain GET: the event stream
+      // without Accept: text/event-stream (406), the console's WebSocket without its page's
+      // Origin and a ticket (401/403). Agents' routes refuse every user (401: only a host's
+      // agent secret opens them). The terminal endpoint answers a terminal that is not
+      // served with 403 or 409, and is rate-limited per address (429).
+      const refusals = route.url.endsWith('/console/ws')
+        ? [401, 403]
+        : route.url.endsWith('/events')
+          ? [406]
+          : route.url.startsWith('/api/v1/agent/')
+            ? [401]
+            : route.url.startsWith('/terminal/')
+              ? [403, 409, 429]
+              : [];
+      await assertProperty(
+        fc.asyncProperty(
+          fc.array(params, { minLength: names.length, maxLength: names.length }),
+          fc.dictionary(
+            queryKey,
+            fc.oneof(params, fc.constantFrom('1', '0', '1000', 'enrolled', '2031-01-01T00:00:00Z')),
+            { maxKeys: 4 },
+          ),
+          async (values, query) => {
+            const path = fillPath(
+              route.url,
+              Object.fromEntries(names.map((n, i) => [n, values[i]!])),
+            );
+            const url = `${path}?${new URLSearchParams(query)}`;
+            const response = await f.request({ method: route.method as 'GET', url, as: admin });
+            sent();
+            const where = `${route.method} ${url} → ${response.statusCode} ${response.body.slice(0, 300)}`;
+            assert.ok(response.statusCode < 500, where);
+            assert.ok(
+              [200, 301, 302, 304, 400, 404, ...refusals].includes(response.statusCode),
+              where,
+            );
+          },
+        ),
+        { numRuns: Math.ceil(RUNS / 2) },
+      );
+    }
 
     async function auditCount(): Promise<number> {
       const row = await f.database.db
