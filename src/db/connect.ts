@@ -2,10 +2,11 @@
 // the embedded SQLite file in the data directory.
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import type pg from 'pg';
 import type { Database } from './schema.js';
 import { LabvirtSqliteDialect, openSqliteFile } from './sqlite-dialect.js';
+import { fromDatabaseDriver } from './unreachable.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -102,12 +103,32 @@ async function openPostgres(url: string): Promise<LabvirtDb> {
   // An idle client that loses its connection emits 'error' on the pool; the pool already
   // discards it and the next query reconnects, so this must not crash the process.
   pool.on('error', () => undefined);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: markingErrors(pool) }) });
   return {
     db,
     dialect: 'postgres',
     description: describePostgresUrl(url),
     close: () => db.destroy(),
+  };
+}
+
+/** The pool as Kysely uses it, its connect and query failures marked as the driver's. */
+function markingErrors(pool: pg.Pool): PostgresPool {
+  const mark = (error: unknown) => {
+    throw fromDatabaseDriver(error);
+  };
+  return {
+    connect: async () => {
+      const client = await pool.connect().catch(mark);
+      return {
+        query: ((sql: unknown, parameters?: unknown[]) =>
+          typeof sql === 'string'
+            ? client.query(sql, parameters).catch(mark)
+            : client.query(sql as never)) as unknown as PostgresPoolClient['query'],
+        release: (destroy?: boolean) => client.release(destroy),
+      };
+    },
+    end: () => pool.end(),
   };
 }
 

@@ -150,7 +150,7 @@ describe('hostile images through the API', () => {
       [{ path: huge }, 'IMAGE_TOO_LARGE'],
       [{ path: huge, format: 'qcow2' }, 'IMAGE_TOO_LARGE'],
     ]);
-    assert.deepEqual(await readdir(join(storeRoot, 'work')).catch(() => []), []);
+    assert.deepEqual(await readdir(join(storeRoot, 'tmp', 'work')).catch(() => []), []);
   });
 
   it('symlinks and "../" names out of the import directory: 400 before any job', async () => {

@@ -226,7 +226,7 @@ describe('hostile names through the API', () => {
     );
     hostileInputs('shell metacharacters run through qemu-img and QEMU', SHELL.length + 3);
     await invariant(
-      'inv6: no user input reaches a shell (no canary; argv holds text literally or not at all)',
+      'inv6: no user input reaches a shell (no canary file; the note kept literally)',
       () => {
         noCanary();
         for (const argv of argvs) {

@@ -92,6 +92,9 @@ describe('no secret in the server’s log', () => {
           'no password, token, cookie, CSRF token or ticket in the server’s log',
           () => {
             assert.ok(output.includes('incoming request') || output.includes('/api/v1/'), output);
+            // The URLs that carried a ticket and a sign-in token were logged, redacted.
+            assert.match(output, /ticket=\[redacted\]/, 'the console URL is in the log');
+            assert.match(output, /token=\[redacted\]/, 'the sign-in URL is in the log');
             for (const [what, secret] of Object.entries(secrets)) {
               assert.ok(secret.length >= 8, `${what} is a real secret`);
               const line = output.split('\n').find((l) => l.includes(secret));

@@ -289,7 +289,8 @@ for (const dialect of dialects) {
       }
       await invariant('no crash from fuzzed input', () => assert.deepEqual(crashes, []));
       // The runs got somewhere: configs served, and refusals of several kinds.
-      assert.ok(served > RUNS / 20, `${served} configs served: ${JSON.stringify(counts)}`);
+      // (Some 5-10% of runs are GETs of a known terminal’s config: 2% leaves margin.)
+      assert.ok(served >= RUNS / 50, `${served} configs served: ${JSON.stringify(counts)}`);
       assert.ok(Object.keys(counts).length >= 3, JSON.stringify(counts));
     });
 
@@ -317,8 +318,10 @@ for (const dialect of dialects) {
 
     /** The script names the server only by a plain host[:port] from the Host header. */
     function checkBootScript(body: string, where: string): void {
-      const baked = /^LABVIRT_URL=\$\{LABVIRT_URL:-'(.*)'\}$/m.exec(body)?.[1];
-      if (baked === undefined || baked === '') return;
+      const baked = /^LABVIRT_URL=\$\{LABVIRT_URL:-'?([^'}]*)'?\}$/m.exec(body)?.[1];
+      assert.ok(baked !== undefined, `${where}: the script has its LABVIRT_URL line`);
+      // A Host header that is not a plain host: nothing baked, the terminal sets LABVIRT_URL.
+      if (baked === '') return;
       assert.match(baked, /^https?:\/\/([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/, where);
     }
   });

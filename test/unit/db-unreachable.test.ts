@@ -2,21 +2,23 @@
 // them), its 503 problem, and the outage log that says it once, not per failure.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { databaseUnreachable } from '../../src/db/unreachable.js';
+import { databaseUnreachable, fromDatabaseDriver } from '../../src/db/unreachable.js';
 import { toLabvirtError } from '../../src/controller/problem.js';
 import { DatabaseOutage } from '../../src/controller/database-outage.js';
 import { LabvirtError } from '../../src/domain/errors.js';
 
 const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
+/** As connect.ts's pool hands errors on: marked as the driver's. */
+const driver = (error: Error) => fromDatabaseDriver(error);
 
 describe('databaseUnreachable', () => {
   const golden: [string, unknown, string | undefined][] = [
     [
       'refused (server stopped)',
-      withCode('connect ECONNREFUSED 127.0.0.1:5439', 'ECONNREFUSED'),
+      driver(withCode('connect ECONNREFUSED 127.0.0.1:5439', 'ECONNREFUSED')),
       'connection refused',
     ],
-    ['reset mid-query', withCode('read ECONNRESET', 'ECONNRESET'), 'connection lost'],
+    ['reset mid-query', driver(withCode('read ECONNRESET', 'ECONNRESET')), 'connection lost'],
     [
       'pg_ctl -m fast: 57P01',
       withCode('terminating connection due to administrator command', '57P01'),
@@ -38,29 +40,37 @@ describe('databaseUnreachable', () => {
       'too many connections',
     ],
     ['class 08', withCode('connection failure', '08006'), 'connection lost'],
-    ['pg: socket closed', new Error('Connection terminated unexpectedly'), 'connection lost'],
-    ['pg: closed while ending', new Error('Connection terminated'), 'connection lost'],
+    [
+      'pg: socket closed',
+      driver(new Error('Connection terminated unexpectedly')),
+      'connection lost',
+    ],
+    ['pg: closed while ending', driver(new Error('Connection terminated')), 'connection lost'],
     [
       'pg-pool: connect timeout',
-      new Error('timeout exceeded when trying to connect'),
+      driver(new Error('timeout exceeded when trying to connect')),
       'connection timed out',
     ],
     [
       'pg: connect timeout',
-      new Error('Connection terminated due to connection timeout', { cause: new Error('x') }),
+      driver(
+        new Error('Connection terminated due to connection timeout', { cause: new Error('x') }),
+      ),
       'connection timed out',
     ],
     [
       'pg: broken client',
-      new Error('Client has encountered a connection error and is not queryable'),
+      driver(new Error('Client has encountered a connection error and is not queryable')),
       'connection lost',
     ],
     [
       'localhost, both families refused',
-      new AggregateError([
-        withCode('connect ECONNREFUSED ::1:5439', 'ECONNREFUSED'),
-        withCode('connect ECONNREFUSED 127.0.0.1:5439', 'ECONNREFUSED'),
-      ]),
+      driver(
+        new AggregateError([
+          withCode('connect ECONNREFUSED ::1:5439', 'ECONNREFUSED'),
+          withCode('connect ECONNREFUSED 127.0.0.1:5439', 'ECONNREFUSED'),
+        ]),
+      ),
       'connection refused',
     ],
     [
@@ -74,11 +84,37 @@ describe('databaseUnreachable', () => {
       undefined,
     ],
     ['a syntax error', withCode('syntax error at or near "x"', '42601'), undefined],
-    ['a missing file', withCode('ENOENT: no such file or directory', 'ENOENT'), undefined],
+    ['a missing file', driver(withCode('ENOENT: no such file or directory', 'ENOENT')), undefined],
+    // The same socket codes from anything but the database driver are not the database.
+    [
+      'an unmarked refusal (an agent, QMP)',
+      withCode('connect ECONNREFUSED x', 'ECONNREFUSED'),
+      undefined,
+    ],
+    ['a client aborting an upload', withCode('aborted', 'ECONNRESET'), undefined],
+    ['an unmarked pg-like message', new Error('Connection terminated unexpectedly'), undefined],
+    [
+      'already DATABASE_UNAVAILABLE, the refusal as its cause',
+      new LabvirtError(
+        'DATABASE_UNAVAILABLE',
+        { detail: 'x' },
+        { cause: withCode('connect ECONNREFUSED 10.0.0.5:5432', 'ECONNREFUSED') },
+      ),
+      'connection refused',
+    ],
+    [
+      'an agent unreachable, its socket error as the cause',
+      new LabvirtError(
+        'AGENT_UNREACHABLE',
+        { host: 'kvm2', reason: 'refused' },
+        { cause: driver(withCode('connect ECONNREFUSED 10.0.0.7:8445', 'ECONNREFUSED')) },
+      ),
+      undefined,
+    ],
     ['a plain bug', new TypeError('cannot read properties of undefined'), undefined],
     [
       'a message that only contains the words',
-      new Error('oops: Connection terminated unexpectedly'),
+      driver(new Error('oops: Connection terminated unexpectedly')),
       undefined,
     ],
     ['not an error', 'ECONNREFUSED', undefined],
@@ -100,7 +136,7 @@ describe('databaseUnreachable', () => {
 describe('a request meeting an unreachable database', () => {
   it('is DATABASE_UNAVAILABLE (503) naming the reason, not INTERNAL (500)', () => {
     const error = toLabvirtError(
-      withCode('connect ECONNREFUSED 10.0.0.5:5432', 'ECONNREFUSED'),
+      driver(withCode('connect ECONNREFUSED 10.0.0.5:5432', 'ECONNREFUSED')),
       'r1',
     );
     assert.equal(error.code, 'DATABASE_UNAVAILABLE');
@@ -108,8 +144,9 @@ describe('a request meeting an unreachable database', () => {
     assert.deepEqual(error.params, { detail: 'connection refused' });
   });
 
-  it('any other failure stays INTERNAL', () => {
+  it('any other failure stays INTERNAL, a socket error not from the database too', () => {
     assert.equal(toLabvirtError(new TypeError('bug'), 'r2').code, 'INTERNAL');
+    assert.equal(toLabvirtError(withCode('read ECONNRESET', 'ECONNRESET'), 'r3').code, 'INTERNAL');
   });
 });
 
@@ -133,7 +170,7 @@ describe('DatabaseOutage', () => {
       ),
     };
   }
-  const refused = withCode('connect ECONNREFUSED 127.0.0.1:5439', 'ECONNREFUSED');
+  const refused = driver(withCode('connect ECONNREFUSED 127.0.0.1:5439', 'ECONNREFUSED'));
 
   it('says an outage once, then once a minute with the count, then its end', () => {
     const { lines, clock, outage } = rig();

@@ -17,6 +17,7 @@ import {
 import { roleAtLeast, type AuthRule } from './rules.js';
 import { hashSecret, sameSecret } from './tokens.js';
 import { audit } from '../services/audit.js';
+import { redactUrl } from '../log-redaction.js';
 
 export interface RegisteredRoute {
   readonly method: string;
@@ -81,7 +82,7 @@ async function authenticateAgent(
     request.log.warn(
       {
         source: request.ip,
-        url: request.url,
+        url: redactUrl(request.url),
         credential: secret === undefined ? 'none' : 'unknown',
       },
       'agent credential refused',
