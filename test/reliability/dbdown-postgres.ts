@@ -1,6 +1,7 @@
 // A private PostgreSQL cluster for the database-down test: initdb into a temp directory (as
 // the postgres user, who must own it), its own loopback port and no Unix socket, so it can be
 // stopped and started again without touching the machine's shared cluster on 5432.
+import { existsSync } from 'node:fs';
 import { chown, rm, writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -95,7 +96,9 @@ export async function privatePostgres(): Promise<PrivatePostgres> {
       },
       log: async () => (await runProcess('tail', ['-n', '40', logFile])).stdout,
       async destroy() {
-        if (running) await self.stop('immediate').catch(() => undefined);
+        // Not only when `running`: a start that timed out may still have left a postmaster.
+        if (running || existsSync(join(data, 'postmaster.pid')))
+          await self.stop('immediate').catch(() => undefined);
         await cleanup();
       },
     };
