@@ -478,11 +478,15 @@ export class VmService {
         type: 'exit',
         clean: ended.state === 'stopped',
       });
-      await tx
+      // Still active: the stop and the agent's exit event may record one end at once, and
+      // PostgreSQL's read committed lets both read it active; only the first one ends it.
+      const updated = await tx
         .updateTable('vms')
         .set({ state, terminal_id: null, updated_at: this.#deps.now().toISOString() })
         .where('id', '=', row.id)
-        .execute();
+        .where('state', 'in', ACTIVE_STATES)
+        .executeTakeFirst();
+      if (updated.numUpdatedRows === 0n) return false;
       await audit(
         tx,
         system,
