@@ -25,9 +25,9 @@ import { validFields, type JsonSchema } from '../helpers/bad-input.js';
 import { dialects } from '../helpers/databases.js';
 import { hostileInputs, invariant } from './ledger.js';
 import { assertProperty } from './matrix-ledger.js';
-import { scaled } from './scale.js';
+import { countFromEnv } from './scale.js';
 
-const RUNS = Number(process.env['LABVIRT_FUZZ_RUNS'] ?? scaled(200, 2000));
+const RUNS = countFromEnv('LABVIRT_FUZZ_RUNS', 200, 2000);
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 // A terminal and a profile the path parameters sometimes name, so their routes get past 404.
 const KNOWN_TERMINAL = '52:54:00:00:00:01';
