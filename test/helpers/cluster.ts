@@ -18,6 +18,7 @@ import { cliEnv, freePort, writeLauncher } from './cli-server.js';
 import { dialects, type TestDatabase } from './databases.js';
 import { importGuestProfile } from './guest-profile-api.js';
 import { delay, processAlive, tempDir, waitFor, type CliResult } from './env.js';
+import { qemusUnder } from './proc-scan.js';
 
 export const ADMIN = { user: 'cluster-admin', password: 'cluster admin password 1' } as const;
 
@@ -571,24 +572,12 @@ export class Cluster {
 
   /** The live QEMU processes whose argv names a directory of this cluster, read from /proc. */
   async qemuProcesses(): Promise<QemuProcess[]> {
-    const found: QemuProcess[] = [];
     const agents = [...this.agents.values()];
-    for (const entry of await readdir('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      const pid = Number(entry);
-      const raw = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-      const argv = raw.split('\0').filter((arg) => arg !== '');
-      if (!/qemu-system/.test(argv[0] ?? '')) continue;
-      if (!argv.some((arg) => arg.includes(this.dir))) continue;
-      if (!(await processAlive(pid))) continue;
-      const after = (flag: string) => argv[argv.indexOf(flag) + 1];
-      const uuid = argv.includes('-uuid') ? (after('-uuid') ?? '') : '';
-      const name = /guest=([^,]+)/.exec(after('-name') ?? '')?.[1] ?? '';
-      const mac = /mac=([0-9a-f:]{17})/i.exec(argv.join(' '))?.[1]?.toLowerCase();
-      const owner = agents.find((agent) => argv.some((arg) => arg.includes(`${agent.dir}/`)));
-      found.push({ pid, uuid, name, mac, agent: owner?.name, argv });
-    }
-    return found;
+    return (await qemusUnder(this.dir)).map((qemu) => ({
+      ...qemu,
+      mac: /mac=([0-9a-f:]{17})/i.exec(qemu.argv.join(' '))?.[1]?.toLowerCase(),
+      agent: agents.find((agent) => qemu.argv.some((arg) => arg.includes(`${agent.dir}/`)))?.name,
+    }));
   }
 
   /** Every QEMU pidfile under the agents' run directories. */

@@ -13,6 +13,7 @@ import { ClusterProcess } from '../helpers/cluster.js';
 import { cliEnv, freePort, writeLauncher } from '../helpers/cli-server.js';
 import { importGuestProfile } from '../helpers/guest-profile-api.js';
 import { processAlive, tempDir, waitFor, type CliResult } from '../helpers/env.js';
+import { qemusUnder } from '../helpers/proc-scan.js';
 
 const ADMIN = { user: 'fault-admin', password: 'fault admin password 1' } as const;
 
@@ -203,22 +204,8 @@ export class FaultServer {
   }
 
   /** The live QEMU processes whose argv names this server's directory, read from /proc. */
-  async qemus(): Promise<Qemu[]> {
-    const found: Qemu[] = [];
-    for (const entry of await readdir('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      const pid = Number(entry);
-      const raw = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-      const argv = raw.split('\0').filter((arg) => arg !== '');
-      if (!/qemu-system/.test(argv[0] ?? '')) continue;
-      if (!argv.some((arg) => arg.includes(this.dir))) continue;
-      if (!(await processAlive(pid))) continue;
-      const after = (flag: string) => argv[argv.indexOf(flag) + 1];
-      const uuid = argv.includes('-uuid') ? (after('-uuid') ?? '') : '';
-      const name = /guest=([^,]+)/.exec(after('-name') ?? '')?.[1] ?? '';
-      found.push({ pid, uuid, name, argv });
-    }
-    return found;
+  qemus(): Promise<Qemu[]> {
+    return qemusUnder(this.dir);
   }
 
   /** The VM directories of the run directory (RUN/vms/NAME). */

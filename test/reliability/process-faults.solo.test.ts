@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { GuestMode, writeGuestDisk } from '../../scripts/guest.js';
 import { Cluster, countBy, type ClusterAgent } from '../helpers/cluster.js';
 import { processAlive, runProcess, waitFor } from '../helpers/env.js';
+import { processesUnder } from '../helpers/proc-scan.js';
 import {
   assertDbMatchesProcesses,
   assertDirsOnlyForLiveVms,
@@ -470,15 +471,10 @@ describe('SIGKILL of the controller and of QEMUs, embedded server on SQLite', ()
 });
 
 /** qemu-img and qemu-io processes whose argv names `dir`. */
+/** The qemu-img or qemu-io processes still working on the server's files. */
 async function helperProcesses(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
-    if (/qemu-(img|io)$/.test(argv[0] ?? '') && argv.some((arg) => arg.includes(dir)))
-      found.push(`${entry}: ${argv.join(' ')}`);
-  }
-  return found;
+  const left = await processesUnder(dir, /qemu-(img|io)$/);
+  return left.map(({ pid, argv }) => `${pid}: ${argv.join(' ')}`);
 }
 
 const noPostgres =
